@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { startDatapath } from '../datapath/run';
+import { createLog } from '../datapath/log';
+
+function intOption(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+const program = new Command();
+program.name('wgmpls').description('Encrypted MPLS links between containers (WireGuard-MPLS)');
+
+program
+  .command('datapath')
+  .description('run a WireGuard-MPLS device on TUN <ifname> in the foreground (a drop-in for `wireguard-go -f`); configure it with `wg`')
+  .argument('<ifname>', 'interface name (at most 15 characters)')
+  .option('-f, --foreground', 'accepted for wireguard-go compatibility; the datapath always runs in the foreground')
+  .option('--mtu <bytes>', 'MTU of the TUN device', intOption('--mtu', 576, 65535), 1420)
+  .option('--netns <path>', 'create the TUN inside this network namespace (e.g. /var/run/netns/NAME)')
+  .action(async (ifname: string, o: { mtu: number; netns?: string }) => {
+    if (!/^[A-Za-z0-9_.=-]{1,15}$/.test(ifname)) {
+      program.error(`error: interface name "${ifname}" is invalid (1-15 characters of letters, digits, _ . = -)`);
+    }
+    const log = createLog('wgmpls-datapath');
+    let dp;
+    try {
+      dp = await startDatapath({ ifname, mtu: o.mtu, netnsPath: o.netns, log });
+    } catch (err) {
+      process.stderr.write(`wgmpls datapath ${ifname}: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    const running = dp;
+    const shutdown = (signal: string): void => {
+      log.info({ signal }, 'shutting down');
+      running.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`wgmpls: ${(err as Error).message}\n`);
+  process.exit(1);
+});

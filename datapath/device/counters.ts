@@ -1,0 +1,59 @@
+// Every dropped packet is counted under the reason it was dropped for, so a user (and the fuzz
+// test) can see that garbage was refused rather than silently lost.
+
+export type DropReason =
+  | 'short'
+  | 'bad-length'
+  | 'unknown-type'
+  | 'reserved-nonzero'
+  | 'bad-mac1'
+  | 'cookie-required'
+  | 'rate-limited'
+  | 'no-private-key'
+  | 'handshake-decrypt'
+  | 'bad-peer-key'
+  | 'unknown-peer'
+  | 'replayed-initiation'
+  | 'initiation-flood'
+  | 'unknown-index'
+  | 'bad-cookie-reply'
+  | 'expired-session'
+  | 'counter-too-large'
+  | 'decrypt'
+  | 'replay'
+  | 'bad-inner-packet'
+  | 'source-not-allowed'
+  | 'mpls-peer-not-allowed'
+  | 'mpls-malformed'
+  | 'no-peer-for-destination'
+  | 'no-peer-for-mpls'
+  | 'no-endpoint'
+  | 'tun-short'
+  | 'tun-not-ip'
+  | 'tun-unknown-protocol'
+  | 'tun-write';
+
+export type EventName = 'rx-mpls' | 'rx-mpls-mc';
+
+export class Counters {
+  readonly drops = new Map<DropReason, number>();
+  readonly events = new Map<EventName, number>();
+
+  drop(reason: DropReason): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+
+  count(event: EventName): void {
+    this.events.set(event, (this.events.get(event) ?? 0) + 1);
+  }
+
+  totalDrops(): number {
+    let n = 0;
+    for (const v of this.drops.values()) n += v;
+    return n;
+  }
+
+  toJSON(): { drops: Record<string, number>; events: Record<string, number> } {
+    return { drops: Object.fromEntries(this.drops), events: Object.fromEntries(this.events) };
+  }
+}

@@ -1,0 +1,39 @@
+import type { KeyObject } from 'node:crypto';
+import { ReplayFilter } from './replay';
+import { transportKey } from './transport';
+
+/** One direction-pair of transport keys from a completed handshake (a WireGuard "session"). */
+export class Keypair {
+  /** Next nonce to send; a number: 2^53 packets is centuries at line rate. */
+  sendCounter = 0;
+  readonly replay = new ReplayFilter();
+  readonly sendKeyObject: KeyObject;
+  readonly receiveKeyObject: KeyObject;
+
+  constructor(
+    readonly sendKey: Uint8Array,
+    readonly receiveKey: Uint8Array,
+    readonly localIndex: number,
+    readonly remoteIndex: number,
+    readonly isInitiator: boolean,
+    readonly created: number,
+  ) {
+    this.sendKeyObject = transportKey(sendKey);
+    this.receiveKeyObject = transportKey(receiveKey);
+  }
+
+  zero(): void {
+    this.sendKey.fill(0);
+    this.receiveKey.fill(0);
+  }
+}
+
+/**
+ * previous/current/next as in the WireGuard paper section 5.4.6: a responder may not send with
+ * a new session until the initiator has proved it has it, so the responder keeps it in `next`.
+ */
+export interface KeypairSlots {
+  previous: Keypair | null;
+  current: Keypair | null;
+  next: Keypair | null;
+}

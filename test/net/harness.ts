@@ -1,0 +1,201 @@
+// Test hosts as network namespaces joined by veth pairs, with real wgmpls datapaths and
+// wireguard-go processes in them. Names start with wgmt- so CI's cleanup can find leftovers;
+// the 10.x/fd00: addresses used here exist only inside these namespaces.
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connect } from 'node:net';
+
+export const ROOT = resolve(__dirname, '..', '..');
+export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+
+export const isRoot = (): boolean => process.getuid?.() === 0;
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion without blocking the event loop (datapaths may live in this process). */
+export function run(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export async function must(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+let counter = 0;
+/** A unique short suffix: interface names are limited to 15 characters. */
+export function uniq(): string {
+  return `${process.pid % 10000}${(counter++).toString(36)}`;
+}
+
+export class Netns {
+  static readonly all = new Set<Netns>();
+  private constructor(readonly name: string) {}
+
+  static async create(tag: string): Promise<Netns> {
+    const name = `wgmt-${tag}-${uniq()}`;
+    await must('ip', ['netns', 'add', name]);
+    const ns = new Netns(name);
+    Netns.all.add(ns);
+    await ns.ip('link', 'set', 'lo', 'up');
+    return ns;
+  }
+
+  get path(): string {
+    return `/var/run/netns/${this.name}`;
+  }
+
+  exec(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+    return run('ip', ['netns', 'exec', this.name, cmd, ...args], opts);
+  }
+
+  async must(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
+    const r = await this.exec(cmd, args, opts);
+    if (r.code !== 0) throw new Error(`[${this.name}] ${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr || r.stdout}`);
+    return r.stdout;
+  }
+
+  ip(...args: string[]): Promise<string> {
+    return must('ip', ['-n', this.name, ...args]);
+  }
+
+  spawn(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+    return spawn('ip', ['netns', 'exec', this.name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  }
+
+  async destroy(): Promise<void> {
+    Netns.all.delete(this);
+    await run('ip', ['netns', 'del', this.name]);
+  }
+}
+
+/** Joins two namespaces with a veth pair carrying the underlay addresses given. */
+export async function link(a: Netns, aAddrs: string[], b: Netns, bAddrs: string[]): Promise<{ aIf: string; bIf: string }> {
+  const aIf = `va${uniq()}`;
+  const bIf = `vb${uniq()}`;
+  await must('ip', ['link', 'add', aIf, 'netns', a.name, 'type', 'veth', 'peer', 'name', bIf, 'netns', b.name]);
+  for (const [ns, ifn, addrs] of [
+    [a, aIf, aAddrs],
+    [b, bIf, bAddrs],
+  ] as const) {
+    for (const addr of addrs) await ns.ip('addr', 'add', addr, 'dev', ifn, ...(addr.includes(':') ? ['nodad'] : []));
+    await ns.ip('link', 'set', ifn, 'up');
+  }
+  return { aIf, bIf };
+}
+
+export interface Tunnel {
+  ns: Netns;
+  ifname: string;
+  kind: 'wgmpls' | 'wireguard-go';
+  proc: ChildProcess;
+  logs: string[];
+  stop(): Promise<number | null>;
+}
+
+/** Starts `wgmpls datapath` or `wireguard-go -f` in a namespace and waits for its UAPI socket. */
+export async function startTunnel(ns: Netns, kind: Tunnel['kind'], ifname: string, env: NodeJS.ProcessEnv = {}): Promise<Tunnel> {
+  const fullEnv = { ...process.env, ...env, WG_PROCESS_FOREGROUND: '1' };
+  const proc = kind === 'wgmpls' ? ns.spawn('node', [CLI, 'datapath', ifname], fullEnv) : ns.spawn('wireguard-go', ['-f', ifname], fullEnv);
+  const logs: string[] = [];
+  proc.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const sock = `/var/run/wireguard/${ifname}.sock`;
+  await waitFor(`${kind} UAPI socket ${sock} (logs: ${logs.join('')})`, () => existsSync(sock) || proc.exitCode !== null, 15_000);
+  if (proc.exitCode !== null) throw new Error(`${kind} exited: ${logs.join('')}`);
+  return {
+    ns,
+    ifname,
+    kind,
+    proc,
+    logs,
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
+export async function genKeys(): Promise<{ priv: string; pub: string }> {
+  const priv = (await must('wg', ['genkey'])).trim();
+  const pub = (await must('wg', ['pubkey'], { input: priv + '\n' })).trim();
+  return { priv, pub };
+}
+
+let keyDir: string | null = null;
+export function keyFile(key: string): string {
+  keyDir ??= mkdtempSync(join(tmpdir(), 'wgmt-keys-'));
+  const f = join(keyDir, `k${uniq()}`);
+  writeFileSync(f, key + '\n', { mode: 0o600 });
+  return f;
+}
+
+/** Asks a UAPI socket directly (bypassing `wg`), returning the raw response. */
+export function uapiRequest(ifname: string, request: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const s = connect(`/var/run/wireguard/${ifname}.sock`);
+    let data = '';
+    s.on('data', (d) => {
+      data += d.toString();
+      if (data.endsWith('\n\n')) {
+        s.end();
+        resolvePromise(data);
+      }
+    });
+    s.on('error', reject);
+    s.write(request);
+  });
+}
+
+export async function wgDump(ns: Netns, ifname: string): Promise<{ peers: { pub: string; endpoint: string; latestHandshake: number; rx: number; tx: number }[] }> {
+  const lines = (await ns.must('wg', ['show', ifname, 'dump'])).trim().split('\n');
+  return {
+    peers: lines.slice(1).map((l) => {
+      const f = l.split('\t');
+      return { pub: f[0], endpoint: f[2], latestHandshake: Number(f[4]), rx: Number(f[5]), tx: Number(f[6]) };
+    }),
+  };
+}
+
+export async function cleanupAll(): Promise<void> {
+  for (const ns of [...Netns.all]) await ns.destroy();
+}

@@ -1,0 +1,164 @@
+// wgmpls datapath against wireguard-go, both real processes in their own namespaces, joined
+// by a veth underlay; configured and inspected with the real `wg`.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Netns, Tunnel, cleanupAll, genKeys, isRoot, keyFile, link, startTunnel, uniq, waitFor, wgDump } from './harness';
+
+const d = isRoot() ? describe : describe.skip;
+jest.setTimeout(120_000);
+
+interface Side {
+  ns: Netns;
+  tun: Tunnel;
+  pub: string;
+  v4: string;
+  v6: string;
+  underlay: string;
+}
+
+/** Two hosts, one tunnel between them: A is 10.99.0.1 / fd00:99::1, B is .2 / ::2. */
+async function pair(kindA: Tunnel['kind'], kindB: Tunnel['kind'], envA: NodeJS.ProcessEnv = {}): Promise<[Side, Side]> {
+  const nsA = await Netns.create('a');
+  const nsB = await Netns.create('b');
+  await link(nsA, ['10.250.0.1/24'], nsB, ['10.250.0.2/24']);
+  const ifA = `wga${uniq()}`;
+  const ifB = `wgb${uniq()}`;
+  const tA = await startTunnel(nsA, kindA, ifA, envA);
+  const tB = await startTunnel(nsB, kindB, ifB);
+  const kA = await genKeys();
+  const kB = await genKeys();
+  const sides: [Side, Side] = [
+    { ns: nsA, tun: tA, pub: kA.pub, v4: '10.99.0.1', v6: 'fd00:99::1', underlay: '10.250.0.1' },
+    { ns: nsB, tun: tB, pub: kB.pub, v4: '10.99.0.2', v6: 'fd00:99::2', underlay: '10.250.0.2' },
+  ];
+  const keys = [kA, kB];
+  for (const [i, s] of sides.entries()) {
+    const o = sides[1 - i];
+    await s.ns.must('wg', [
+      'set', s.tun.ifname, 'private-key', keyFile(keys[i].priv), 'listen-port', '51820',
+      'peer', o.pub, 'allowed-ips', `${o.v4}/32,${o.v6}/128`, 'endpoint', `${o.underlay}:51820`,
+    ]);
+    await s.ns.ip('addr', 'add', `${s.v4}/24`, 'dev', s.tun.ifname);
+    await s.ns.ip('addr', 'add', `${s.v6}/64`, 'dev', s.tun.ifname, 'nodad');
+    await s.ns.ip('link', 'set', s.tun.ifname, 'up');
+  }
+  return sides;
+}
+
+async function ping(from: Side, to: string, count = 3): Promise<void> {
+  const args = to.includes(':') ? ['-6', '-c', String(count), '-i', '0.2', '-W', '3', to] : ['-c', String(count), '-i', '0.2', '-W', '3', to];
+  await from.ns.must('ping', args, { timeoutMs: 30_000 });
+}
+
+async function stopPair(sides: Side[]): Promise<void> {
+  for (const s of sides) {
+    const code = await s.tun.stop();
+    // SIGTERM is a clean shutdown for both daemons.
+    if (s.tun.kind === 'wgmpls') expect(code).toBe(0);
+  }
+  await cleanupAll();
+}
+
+/** Sends `bytes` of random data over TCP through the tunnel; both ends' SHA-256 must match. */
+async function tcpTransfer(client: Side, server: Side, bytes: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'wgmt-tcp-'));
+  const file = join(dir, 'payload');
+  const data = randomBytes(bytes);
+  writeFileSync(file, data);
+  const want = createHash('sha256').update(data).digest('hex');
+  const serverJs = `const net=require('net'),c=require('crypto');const h=c.createHash('sha256');let n=0;
+    const srv=net.createServer(s=>{s.on('data',d=>{h.update(d);n+=d.length});s.on('end',()=>{console.log(h.digest('hex')+' '+n);srv.close();s.end()})});
+    srv.listen(5001,'${server.v4}',()=>console.error('listening'));`;
+  const srv = server.ns.spawn('node', ['-e', serverJs]);
+  let out = '';
+  srv.stdout?.on('data', (x: Buffer) => (out += x.toString()));
+  let ready = false;
+  srv.stderr?.on('data', (x: Buffer) => (ready ||= x.toString().includes('listening')));
+  await waitFor('tcp server', () => ready);
+  const clientJs = `const net=require('net'),fs=require('fs');const s=net.connect(5001,'${server.v4}',()=>fs.createReadStream('${file}').pipe(s));s.on('error',e=>{console.error(e);process.exit(1)});s.on('close',()=>process.exit(0))`;
+  await client.ns.must('node', ['-e', clientJs], { timeoutMs: 60_000 });
+  await waitFor('server digest', () => out.includes(' '), 20_000);
+  const [got, n] = out.trim().split(' ');
+  expect(Number(n)).toBe(bytes);
+  expect(got).toBe(want);
+}
+
+d('wgmpls datapath <-> wireguard-go', () => {
+  afterAll(cleanupAll);
+
+  test.each([
+    ['wgmpls initiates', 0],
+    ['wireguard-go initiates', 1],
+  ])('%s: handshake, IPv4/IPv6 ping both ways, wg show on both sides', async (_name, initiator) => {
+    const sides = await pair('wgmpls', 'wireguard-go');
+    try {
+      const first = sides[initiator];
+      const second = sides[1 - initiator];
+      await ping(first, second.v4);
+      await ping(second, first.v4);
+      await ping(first, second.v6);
+      await ping(second, first.v6);
+      for (const [i, s] of sides.entries()) {
+        const dump = await wgDump(s.ns, s.tun.ifname);
+        expect(dump.peers).toHaveLength(1);
+        expect(dump.peers[0].pub).toBe(sides[1 - i].pub);
+        expect(dump.peers[0].latestHandshake).toBeGreaterThan(Date.now() / 1000 - 60);
+        expect(dump.peers[0].rx).toBeGreaterThan(0);
+        expect(dump.peers[0].tx).toBeGreaterThan(0);
+        expect(dump.peers[0].endpoint).toBe(`${sides[1 - i].underlay}:51820`);
+        const human = await s.ns.must('wg', ['show', s.tun.ifname]);
+        expect(human).toMatch(/latest handshake: .* ago/);
+        expect(human).toMatch(/transfer: .* received, .* sent/);
+      }
+    } finally {
+      await stopPair(sides);
+    }
+  });
+
+  test('a 20 MB TCP transfer arrives intact, both directions', async () => {
+    const sides = await pair('wgmpls', 'wireguard-go');
+    try {
+      await ping(sides[0], sides[1].v4, 1);
+      await tcpTransfer(sides[0], sides[1], 20 << 20);
+      await tcpTransfer(sides[1], sides[0], 20 << 20);
+    } finally {
+      await stopPair(sides);
+    }
+  });
+
+  test('after rekey intervals traffic still flows (shortened timers on the wgmpls side)', async () => {
+    const timing = JSON.stringify({ rekeyAfterTime: 2500, rejectAfterTime: 6000, keepaliveTimeout: 1000, rekeyTimeout: 1000 });
+    const sides = await pair('wgmpls', 'wireguard-go', { WGMPLS_TEST_TIMING: timing });
+    try {
+      await ping(sides[0], sides[1].v4, 1);
+      const first = (await wgDump(sides[1].ns, sides[1].tun.ifname)).peers[0].latestHandshake;
+      // 20 s at 5 pings/s spans several rekeys and two reject-after-time windows.
+      await sides[0].ns.must('ping', ['-c', '100', '-i', '0.2', '-W', '2', sides[1].v4], { timeoutMs: 60_000 });
+      const later = (await wgDump(sides[1].ns, sides[1].tun.ifname)).peers[0].latestHandshake;
+      expect(later).toBeGreaterThan(first);
+      await ping(sides[1], sides[0].v4, 3);
+      await ping(sides[0], sides[1].v6, 3);
+    } finally {
+      await stopPair(sides);
+    }
+  });
+
+  test('SIGTERM removes the TUN and the UAPI socket promptly', async () => {
+    const ns = await Netns.create('t');
+    try {
+      const ifname = `wgt${uniq()}`;
+      const t = await startTunnel(ns, 'wgmpls', ifname);
+      expect(await ns.ip('link', 'show', ifname)).toContain('mtu 1420');
+      const started = Date.now();
+      expect(await t.stop()).toBe(0);
+      expect(Date.now() - started).toBeLessThan(3000);
+      await expect(ns.ip('link', 'show', ifname)).rejects.toThrow();
+      const { existsSync } = await import('node:fs');
+      expect(existsSync(`/var/run/wireguard/${ifname}.sock`)).toBe(false);
+    } finally {
+      await cleanupAll();
+    }
+  });
+});
