@@ -61,6 +61,11 @@ export interface UapiTarget {
    * it cannot. May be async because binding a new listen port is; the server must await it.
    */
   apply(change: DeviceChange): void | Promise<void>;
+  /**
+   * wgmpls extension (`wgmpls-stats=1`): counters `wg` has no field for, such as packets
+   * dropped by reason. Keys are [a-z0-9_.-]+, values integers.
+   */
+  stats?(): Record<string, number | bigint>;
 }
 
 export class UapiError extends Error {

@@ -161,6 +161,14 @@ export class Device implements UapiTarget, PeerHost {
     };
   }
 
+  /** Drop and event counters for `wgmpls-stats=1` (wg has no field for them). */
+  stats(): Record<string, number> {
+    const out: Record<string, number> = { drops_total: this.counters.totalDrops() };
+    for (const [k, v] of this.counters.drops) out[`drop.${k}`] = v;
+    for (const [k, v] of this.counters.events) out[`event.${k}`] = v;
+    return out;
+  }
+
   /** Applies a validated transaction all or nothing (the port is bound first: it can fail). */
   async apply(change: DeviceChange): Promise<void> {
     if (this.closed) throw new UapiError(Errno.EIO, 'device is closed');

@@ -3,6 +3,7 @@
 //   "get=1\n\n"             -> get response ... "errno=0\n\n"
 //   "set=1\n" key=value... "\n" -> "errno=N\n\n" (N = 0 or minus the errno, as wireguard-go)
 //   "get=1\n" + other byte  -> "errno=-22\n\n" (the byte is consumed), and the connection goes on
+//   "wgmpls-stats=1\n\n"    -> wgmpls extension: counters as key=value lines, "errno=0\n\n"
 //   any other operation     -> the connection is closed without an answer (as wireguard-go)
 // Operations are serialised across connections (wireguard-go's ipcMutex).
 
@@ -97,12 +98,12 @@ function socketAnswers(sockPath: string): Promise<boolean> {
   });
 }
 
-type Request = { op: 'get' } | { op: 'get-trailing' } | { op: 'set'; lines: string[] } | { op: 'invalid' } | { op: 'too-long' };
+type Request = { op: 'get' } | { op: 'get-trailing' } | { op: 'stats' } | { op: 'set'; lines: string[] } | { op: 'invalid' } | { op: 'too-long' };
 
 /** One client connection: splits the byte stream into requests and answers them in order. */
 class UapiConnection {
   private buf = '';
-  private state: 'op' | 'get' | 'set' = 'op';
+  private state: 'op' | 'get' | 'stats' | 'set' = 'op';
   private setLines: string[] = [];
   private ended = false;
   private busy = false;
@@ -154,16 +155,18 @@ class UapiConnection {
         const op = this.buf.slice(0, nl);
         this.buf = this.buf.slice(nl + 1);
         if (op === 'get=1') this.state = 'get';
+        else if (op === 'wgmpls-stats=1') this.state = 'stats';
         else if (op === 'set=1') {
           this.state = 'set';
           this.setLines = [];
         } else return { op: 'invalid' };
-      } else if (this.state === 'get') {
+      } else if (this.state === 'get' || this.state === 'stats') {
         if (this.buf.length === 0) return null;
         const c = this.buf[0];
+        const op = this.state;
         this.buf = this.buf.slice(1);
         this.state = 'op';
-        return c === '\n' ? { op: 'get' } : { op: 'get-trailing' };
+        return c !== '\n' ? { op: 'get-trailing' } : op === 'get' ? { op: 'get' } : { op: 'stats' };
       } else {
         const nl = this.buf.indexOf('\n');
         if (nl < 0) return this.buf.length > MAX_LINE ? { op: 'too-long' } : null;
@@ -192,6 +195,9 @@ class UapiConnection {
         switch (req.op) {
           case 'get':
             this.write(await this.owner.get());
+            break;
+          case 'stats':
+            this.write(await this.owner.stats());
             break;
           case 'get-trailing':
             this.owner.logEvent('uapi request', { op: 'get', errno: 22 });
@@ -354,6 +360,17 @@ export class UapiServer {
         this.logEvent('uapi request', { op: 'get', errno });
         return formatErrno(errno);
       }
+    });
+  }
+
+  /** @internal The wgmpls counters, or EINVAL where the target keeps none. */
+  stats(): Promise<string> {
+    return this.serialised(async () => {
+      const stats = this.target.stats?.();
+      if (!stats) return formatErrno(22);
+      let text = '';
+      for (const [k, v] of Object.entries(stats)) text += `${k}=${v}\n`;
+      return text + formatErrno(0);
     });
   }
 

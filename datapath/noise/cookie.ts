@@ -9,8 +9,8 @@
 //
 // The source bytes are opaque here: whatever the responder uses must just be stable per
 // source (the responder is the only one to recompute the cookie). wireguard-go uses its
-// endpoint's DstToBytes (netip.AddrPort.MarshalBinary: IP bytes then the port); this
-// project uses IP bytes || port u16 big-endian.
+// endpoint's DstToBytes (netip.AddrPort.MarshalBinary: IP bytes, then the port
+// little-endian); this project uses IP bytes || port u16 big-endian. Either is fine.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { hash, mac } from '../crypto/blake2s';
 import { xopen, xseal } from '../crypto/aead';

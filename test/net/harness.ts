@@ -199,3 +199,110 @@ export async function wgDump(ns: Netns, ifname: string): Promise<{ peers: { pub:
 export async function cleanupAll(): Promise<void> {
   for (const ns of [...Netns.all]) await ns.destroy();
 }
+
+/** UDP payloads from a pcap file (Ethernet or Linux cooked), with their UDP ports. */
+export function udpPayloads(pcap: Buffer): { srcPort: number; dstPort: number; payload: Buffer }[] {
+  const out: { srcPort: number; dstPort: number; payload: Buffer }[] = [];
+  if (pcap.length < 24) return out;
+  const le = pcap.readUInt32LE(0) === 0xa1b2c3d4;
+  const u32 = (o: number): number => (le ? pcap.readUInt32LE(o) : pcap.readUInt32BE(o));
+  const linktype = u32(20);
+  let off = 24;
+  while (off + 16 <= pcap.length) {
+    const incl = u32(off + 8);
+    const frame = pcap.subarray(off + 16, off + 16 + incl);
+    off += 16 + incl;
+    let l3 = linktype === 1 ? 14 : linktype === 113 ? 16 : 0;
+    let ethertype = linktype === 1 ? frame.readUInt16BE(12) : linktype === 113 ? frame.readUInt16BE(14) : 0;
+    if (ethertype === 0x8100) {
+      ethertype = frame.readUInt16BE(l3 + 2);
+      l3 += 4;
+    }
+    let l4: number;
+    if (ethertype === 0x0800 && frame[l3 + 9] === 17) l4 = l3 + (frame[l3] & 0xf) * 4;
+    else if (ethertype === 0x86dd && frame[l3 + 6] === 17) l4 = l3 + 40;
+    else continue;
+    out.push({ srcPort: frame.readUInt16BE(l4), dstPort: frame.readUInt16BE(l4 + 2), payload: frame.subarray(l4 + 8) });
+  }
+  return out;
+}
+
+/** tcpdump writing a pcap in a namespace; stop() ends it and returns the UDP payloads seen. */
+export async function capture(ns: Netns, ifname: string, filter: string): Promise<{ stop(): Promise<ReturnType<typeof udpPayloads>> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'wgmt-pcap-'));
+  const file = join(dir, 'cap.pcap');
+  const proc = ns.spawn('tcpdump', ['-i', ifname, '-n', '-U', '--immediate-mode', '-s', '0', '-w', file, filter]);
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  await waitFor(`tcpdump on ${ifname}`, () => err.includes('listening on') || proc.exitCode !== null);
+  if (proc.exitCode !== null) throw new Error(`tcpdump failed: ${err}`);
+  await sleep(500); // "listening" is printed a moment before the first packets are really seen
+  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  return {
+    async stop() {
+      await sleep(200);
+      proc.kill('SIGINT');
+      await exited;
+      const { readFileSync } = await import('node:fs');
+      return udpPayloads(readFileSync(file));
+    },
+  };
+}
+
+/** Two hosts, one tunnel between them: A is 10.99.0.1 / fd00:99::1, B is .2 / ::2. With `mpls`, each
+ * side's peer also holds 0.0.0.0/32, which makes it the MPLS peer by the seed's rule. */
+export interface Side {
+  ns: Netns;
+  tun: Tunnel;
+  pub: string;
+  v4: string;
+  v6: string;
+  underlay: string;
+}
+
+export async function pair(
+  kindA: Tunnel['kind'],
+  kindB: Tunnel['kind'],
+  opts: { envA?: NodeJS.ProcessEnv; envB?: NodeJS.ProcessEnv; mpls?: boolean } = {},
+): Promise<[Side, Side]> {
+  const nsA = await Netns.create('a');
+  const nsB = await Netns.create('b');
+  await link(nsA, ['10.250.0.1/24'], nsB, ['10.250.0.2/24']);
+  const ifA = `wga${uniq()}`;
+  const ifB = `wgb${uniq()}`;
+  const tA = await startTunnel(nsA, kindA, ifA, opts.envA);
+  const tB = await startTunnel(nsB, kindB, ifB, opts.envB);
+  const kA = await genKeys();
+  const kB = await genKeys();
+  const sides: [Side, Side] = [
+    { ns: nsA, tun: tA, pub: kA.pub, v4: '10.99.0.1', v6: 'fd00:99::1', underlay: '10.250.0.1' },
+    { ns: nsB, tun: tB, pub: kB.pub, v4: '10.99.0.2', v6: 'fd00:99::2', underlay: '10.250.0.2' },
+  ];
+  const keys = [kA, kB];
+  for (const [i, s] of sides.entries()) {
+    const o = sides[1 - i];
+    await s.ns.must('wg', [
+      'set', s.tun.ifname, 'private-key', keyFile(keys[i].priv), 'listen-port', '51820',
+      'peer', o.pub, 'allowed-ips', `${o.v4}/32,${o.v6}/128${opts.mpls ? ',0.0.0.0/32' : ''}`, 'endpoint', `${o.underlay}:51820`,
+    ]);
+    await s.ns.ip('addr', 'add', `${s.v4}/24`, 'dev', s.tun.ifname);
+    await s.ns.ip('addr', 'add', `${s.v6}/64`, 'dev', s.tun.ifname, 'nodad');
+    await s.ns.ip('link', 'set', s.tun.ifname, 'up');
+  }
+  return sides;
+}
+
+export async function ping(from: Side, to: string, count = 3): Promise<void> {
+  const args = to.includes(':') ? ['-6', '-c', String(count), '-i', '0.2', '-W', '3', to] : ['-c', String(count), '-i', '0.2', '-W', '3', to];
+  await from.ns.must('ping', args, { timeoutMs: 30_000 });
+}
+
+export async function stopPair(sides: Side[]): Promise<void> {
+  for (const s of sides) {
+    const code = await s.tun.stop();
+    // SIGTERM is a clean shutdown for both daemons.
+    if (s.tun.kind === 'wgmpls' && code !== 0) throw new Error(`datapath exited with ${code}: ${s.tun.logs.join('')}`);
+  }
+  await cleanupAll();
+}
+

@@ -4,62 +4,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns, Tunnel, cleanupAll, genKeys, isRoot, keyFile, link, startTunnel, uniq, waitFor, wgDump } from './harness';
+import { Netns, Side, cleanupAll, isRoot, pair, ping, startTunnel, stopPair, uniq, waitFor, wgDump } from './harness';
 
 const d = isRoot() ? describe : describe.skip;
 jest.setTimeout(120_000);
-
-interface Side {
-  ns: Netns;
-  tun: Tunnel;
-  pub: string;
-  v4: string;
-  v6: string;
-  underlay: string;
-}
-
-/** Two hosts, one tunnel between them: A is 10.99.0.1 / fd00:99::1, B is .2 / ::2. */
-async function pair(kindA: Tunnel['kind'], kindB: Tunnel['kind'], envA: NodeJS.ProcessEnv = {}): Promise<[Side, Side]> {
-  const nsA = await Netns.create('a');
-  const nsB = await Netns.create('b');
-  await link(nsA, ['10.250.0.1/24'], nsB, ['10.250.0.2/24']);
-  const ifA = `wga${uniq()}`;
-  const ifB = `wgb${uniq()}`;
-  const tA = await startTunnel(nsA, kindA, ifA, envA);
-  const tB = await startTunnel(nsB, kindB, ifB);
-  const kA = await genKeys();
-  const kB = await genKeys();
-  const sides: [Side, Side] = [
-    { ns: nsA, tun: tA, pub: kA.pub, v4: '10.99.0.1', v6: 'fd00:99::1', underlay: '10.250.0.1' },
-    { ns: nsB, tun: tB, pub: kB.pub, v4: '10.99.0.2', v6: 'fd00:99::2', underlay: '10.250.0.2' },
-  ];
-  const keys = [kA, kB];
-  for (const [i, s] of sides.entries()) {
-    const o = sides[1 - i];
-    await s.ns.must('wg', [
-      'set', s.tun.ifname, 'private-key', keyFile(keys[i].priv), 'listen-port', '51820',
-      'peer', o.pub, 'allowed-ips', `${o.v4}/32,${o.v6}/128`, 'endpoint', `${o.underlay}:51820`,
-    ]);
-    await s.ns.ip('addr', 'add', `${s.v4}/24`, 'dev', s.tun.ifname);
-    await s.ns.ip('addr', 'add', `${s.v6}/64`, 'dev', s.tun.ifname, 'nodad');
-    await s.ns.ip('link', 'set', s.tun.ifname, 'up');
-  }
-  return sides;
-}
-
-async function ping(from: Side, to: string, count = 3): Promise<void> {
-  const args = to.includes(':') ? ['-6', '-c', String(count), '-i', '0.2', '-W', '3', to] : ['-c', String(count), '-i', '0.2', '-W', '3', to];
-  await from.ns.must('ping', args, { timeoutMs: 30_000 });
-}
-
-async function stopPair(sides: Side[]): Promise<void> {
-  for (const s of sides) {
-    const code = await s.tun.stop();
-    // SIGTERM is a clean shutdown for both daemons.
-    if (s.tun.kind === 'wgmpls') expect(code).toBe(0);
-  }
-  await cleanupAll();
-}
 
 /** Sends `bytes` of random data over TCP through the tunnel; both ends' SHA-256 must match. */
 async function tcpTransfer(client: Side, server: Side, bytes: number): Promise<void> {
@@ -130,7 +78,7 @@ d('wgmpls datapath <-> wireguard-go', () => {
 
   test('after rekey intervals traffic still flows (shortened timers on the wgmpls side)', async () => {
     const timing = JSON.stringify({ rekeyAfterTime: 2500, rejectAfterTime: 6000, keepaliveTimeout: 1000, rekeyTimeout: 1000 });
-    const sides = await pair('wgmpls', 'wireguard-go', { WGMPLS_TEST_TIMING: timing });
+    const sides = await pair('wgmpls', 'wireguard-go', { envA: { WGMPLS_TEST_TIMING: timing } });
     try {
       await ping(sides[0], sides[1].v4, 1);
       const first = (await wgDump(sides[1].ns, sides[1].tun.ifname)).peers[0].latestHandshake;
