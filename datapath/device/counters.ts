@@ -33,6 +33,18 @@ export type DropReason =
   | 'tun-unknown-protocol'
   | 'tun-write';
 
+/** Drops on the way out (from the TUN); every other reason is a received datagram refused. */
+const TX_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
+  'no-peer-for-destination',
+  'no-peer-for-mpls',
+  'no-endpoint',
+  'bad-peer-key',
+  'tun-short',
+  'tun-not-ip',
+  'tun-unknown-protocol',
+  'tun-write',
+]);
+
 export type EventName = 'rx-mpls' | 'rx-mpls-mc';
 
 export class Counters {
@@ -50,6 +62,13 @@ export class Counters {
   totalDrops(): number {
     let n = 0;
     for (const v of this.drops.values()) n += v;
+    return n;
+  }
+
+  /** Datagrams from the underlay that were refused, whatever the reason. */
+  udpDrops(): number {
+    let n = 0;
+    for (const [k, v] of this.drops) if (!TX_REASONS.has(k)) n += v;
     return n;
   }
 

@@ -163,7 +163,7 @@ export class Device implements UapiTarget, PeerHost {
 
   /** Drop and event counters for `wgmpls-stats=1` (wg has no field for them). */
   stats(): Record<string, number> {
-    const out: Record<string, number> = { drops_total: this.counters.totalDrops() };
+    const out: Record<string, number> = { drops_total: this.counters.totalDrops(), drops_udp_total: this.counters.udpDrops() };
     for (const [k, v] of this.counters.drops) out[`drop.${k}`] = v;
     for (const [k, v] of this.counters.events) out[`event.${k}`] = v;
     return out;
