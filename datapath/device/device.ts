@@ -83,6 +83,11 @@ export interface DeviceOptions {
   onMpls?: (frame: Buffer, multicast: boolean, from: Peer) => void;
   /** Test hook: behave as if under load (cookies required) regardless of the handshake rate. */
   forceUnderLoad?: boolean;
+  /**
+   * Sees every IP packet from the TUN first (the LSR's FTN: push labels); returns true when it
+   * took the packet, false to let cryptokey routing send it as type 4.
+   */
+  ipHook?: (packet: Buffer) => boolean;
 }
 
 /**
@@ -107,6 +112,7 @@ export class Device implements UapiTarget, PeerHost {
   private readonly mplsPeers: 'seed' | 'any';
   private readonly onMpls: (frame: Buffer, multicast: boolean, from: Peer) => void;
   private readonly forceUnderLoad: boolean;
+  private readonly ipHook: ((packet: Buffer) => boolean) | null;
   private loadWindowStart = 0;
   private loadWindowCount = 0;
   private underLoadUntil = -Infinity;
@@ -121,6 +127,7 @@ export class Device implements UapiTarget, PeerHost {
     this.log = opts.log ?? silentLog;
     this.mplsPeers = opts.mplsPeers ?? 'seed';
     this.forceUnderLoad = opts.forceUnderLoad ?? false;
+    this.ipHook = opts.ipHook ?? null;
     this.onMpls = opts.onMpls ?? ((frame, mc) => this.io.writeTun(mc ? ETH_P_MPLS_MC : ETH_P_MPLS_UC, frame));
   }
 
@@ -223,10 +230,12 @@ export class Device implements UapiTarget, PeerHost {
     if (pc.persistentKeepaliveInterval !== undefined && pc.persistentKeepaliveInterval !== peer.persistentKeepaliveInterval) {
       const wasOff = peer.persistentKeepaliveInterval === 0;
       peer.persistentKeepaliveInterval = pc.persistentKeepaliveInterval;
+      peer.persistentKeepaliveChanged();
       // As wireguard-go: turning it on sends a keepalive now, so the NAT mapping opens at once.
       if (wasOff && peer.persistentKeepaliveInterval > 0 && this.identity) this.sendKeepalive(peer);
-      peer.persistentKeepaliveChanged();
     }
+    // As wireguard-go's handlePostConfig: what waited (say, for an endpoint) may go now.
+    if (this.identity && peer.staged.length > 0) this.sendStaged(peer);
   }
 
   private removePeer(peer: Peer): void {
@@ -261,6 +270,7 @@ export class Device implements UapiTarget, PeerHost {
     switch (proto) {
       case ETH_P_IP:
       case ETH_P_IPV6:
+        if (this.ipHook && this.ipHook(body)) return;
         return this.sendIp(body);
       case ETH_P_MPLS_UC:
       case ETH_P_MPLS_MC:
@@ -281,6 +291,25 @@ export class Device implements UapiTarget, PeerHost {
     else return this.counters.drop('tun-not-ip');
     if (!peer) return this.counters.drop('no-peer-for-destination');
     this.sendData(peer, MSG_DATA, 0, packet);
+  }
+
+  /**
+   * An IP packet to a neighbour: to the peer whose allowed-ips contain `nextHop` when given
+   * (a route's `via`), else by destination. Returns false when it was dropped.
+   */
+  sendIpVia(packet: Uint8Array, nextHop?: Uint8Array): boolean {
+    if (!nextHop) {
+      const before = this.counters.totalDrops();
+      this.sendIp(packet);
+      return this.counters.totalDrops() === before;
+    }
+    const peer = this.allowedIps.lookup(nextHop, 0, nextHop.length === 4 ? 4 : 6);
+    if (!peer) {
+      this.counters.drop('no-peer-for-destination');
+      return false;
+    }
+    this.sendData(peer, MSG_DATA, 0, packet);
+    return true;
   }
 
   /** The MPLS peer by the seed's rule (0.0.0.0, else ::) or by an explicit next hop. */

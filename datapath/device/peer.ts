@@ -147,7 +147,7 @@ export class Peer {
 
   /** Restarts the persistent keepalive after its interval changed (wg set ... persistent-keepalive). */
   persistentKeepaliveChanged(): void {
-    if (this.persistentKeepaliveInterval > 0) this.persistentKeepalive.mod(0);
+    if (this.persistentKeepaliveInterval > 0) this.persistentKeepalive.mod(this.persistentKeepaliveInterval * 1000);
     else this.persistentKeepalive.del();
   }
 

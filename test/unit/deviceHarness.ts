@@ -57,7 +57,7 @@ export class Node {
   readonly binds: number[] = [];
 
   constructor(
-    private readonly net: Net,
+    net: Net,
     readonly name: string,
     address: string,
     opts: NodeOptions = {},
