@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { startDatapath } from '../datapath/run';
 import { createLog } from '../datapath/log';
+import { runIp } from './ip';
 
 function intOption(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -12,7 +13,7 @@ function intOption(name: string, min: number, max: number) {
 }
 
 const program = new Command();
-program.name('wgmpls').description('Encrypted MPLS links between containers (WireGuard-MPLS)');
+program.name('wgmpls').description('Encrypted MPLS links between containers (WireGuard-MPLS)').enablePositionalOptions();
 
 program
   .command('datapath')
@@ -43,6 +44,20 @@ program
     };
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+
+program
+  .command('ip')
+  .description("MPLS routes of this namespace's label-switching router, in iproute2's syntax: wgmpls ip -f mpls route add 101 as 102 via inet 10.0.34.2 dev wgm1")
+  .helpOption(false)
+  .allowUnknownOption()
+  .passThroughOptions()
+  .argument('[args...]', 'what you would give `ip`')
+  .action(async (args: string[]) => {
+    const r = await runIp(args);
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    process.exitCode = r.code;
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -4,7 +4,9 @@ import { timingFromEnv, DEFAULT_MTU } from './device/constants';
 import { UdpConn } from './conn/udp';
 import { TunDevice } from './tun/tunDevice';
 import { UapiServer } from './ipc/server';
+import { LsrEndpoint } from './lsr/endpoint';
 import { Log } from './log';
+import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC } from './tun/tunDevice';
 
 export interface DatapathOptions {
   ifname: string;
@@ -20,6 +22,7 @@ export interface RunningDatapath {
   tun: TunDevice;
   udp: UdpConn;
   uapi: UapiServer;
+  lsr: LsrEndpoint;
   stop(): Promise<void>;
 }
 
@@ -32,26 +35,48 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   const mtu = opts.mtu ?? DEFAULT_MTU;
   const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu });
   let device: Device | null = null;
+  let lsr: LsrEndpoint | null = null;
   const udp = new UdpConn((msg, from) => device?.handleUdp(msg, from));
+  const writeTun = (proto: number, packet: Uint8Array): void => {
+    if (!tun.write(proto, packet)) device?.counters.drop('tun-write');
+  };
   device = new Device(
     {
       sendUdp: (chunks, to) => udp.send(chunks, to),
-      writeTun: (proto, packet) => {
-        if (!tun.write(proto, packet)) device?.counters.drop('tun-write');
-      },
+      writeTun,
       bind: (port) => udp.bind(port),
     },
-    { mtu, timing: timingFromEnv(), log },
+    {
+      mtu,
+      timing: timingFromEnv(),
+      log,
+      ipHook: (packet) => lsr?.lsr.handleIpFromStack(packet) ?? false,
+      onMpls: (frame, multicast) => {
+        // Up the TUN as it arrived, so `tcpdump -i <ifname>` shows the labels (a kernel without
+        // MPLS routing discards it there), then switched by the namespace's userspace LSR.
+        writeTun(multicast ? ETH_P_MPLS_MC : ETH_P_MPLS_UC, frame);
+        lsr?.lsr.handleFrame(Buffer.from(frame), multicast, tun.name);
+      },
+    },
   );
   const dev = device;
+  const endpoint = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log, opts.netnsPath);
+  lsr = endpoint;
   let uapi: UapiServer;
   try {
     await dev.start(0);
     const dir = opts.uapiDir ?? '/var/run/wireguard';
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     chmodSync(dir, 0o755);
-    uapi = await UapiServer.listen(opts.ifname, dev, { dir, log: (msg, fields) => log.info(fields ?? {}, msg) });
+    await endpoint.start();
+    const target = {
+      snapshot: () => dev.snapshot(),
+      apply: (c: Parameters<Device['apply']>[0]) => dev.apply(c),
+      stats: () => ({ ...dev.stats(), ...endpoint.stats() }),
+    };
+    uapi = await UapiServer.listen(opts.ifname, target, { dir, log: (msg, fields) => log.debug(fields ?? {}, msg) });
   } catch (err) {
+    endpoint.stop();
     udp.close();
     tun.close();
     throw err;
@@ -70,9 +95,11 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
     tun,
     udp,
     uapi,
+    lsr: endpoint,
     async stop() {
       if (stopped) return;
       stopped = true;
+      endpoint.stop();
       dev.close();
       tun.close();
       udp.close();

@@ -40,6 +40,8 @@ export interface TunAddon {
   /** Bytes written (PI header included), or a negative errno; never throws for kernel refusals. */
   write(fd: number, proto: number, packet: Buffer | Uint8Array): number;
   close(fd: number): void;
+  /** The network namespace's SO_NETNS_COOKIE (never reused, unlike its inode), as a decimal string. */
+  netnsCookie(netnsPath: string | undefined): string;
 }
 
 const PACKAGE_NAME = 'wgmpls';

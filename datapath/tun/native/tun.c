@@ -561,6 +561,79 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 /* ------------------------------------------------------------------------------------------ */
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* netnsCookie(netnsPath?) -> decimal string. The kernel's 64-bit cookie of a network namespace
+ * (SO_NETNS_COOKIE, Linux 5.14+): unlike the nsfs inode it is never reused, so state keyed on
+ * it can never be picked up by a later namespace that happens to get the same inode. */
+static napi_value js_netns_cookie(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  char nspath[PATH_MAX];
+  int have_ns = 0;
+  if (argc >= 1 && !is_nullish(env, argv[0])) {
+    if (arg_string(env, argv[0], "netnsPath", nspath, sizeof nspath) != 0) return NULL;
+    have_ns = 1;
+  }
+  int err = 0, orig_ns = -1, target_ns = -1, entered = 0, sock = -1;
+  char step[STEP_LEN] = "";
+  uint64_t cookie = 0;
+  socklen_t len = sizeof cookie;
+  if (have_ns) {
+    orig_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (orig_ns < 0) {
+      err = errno;
+      snprintf(step, sizeof step, "open current netns /proc/thread-self/ns/net");
+      goto out;
+    }
+    target_ns = open(nspath, O_RDONLY | O_CLOEXEC);
+    if (target_ns < 0) {
+      err = errno;
+      snprintf(step, sizeof step, "open netns path %s", nspath);
+      goto out;
+    }
+    if (setns(target_ns, CLONE_NEWNET) < 0) {
+      err = errno;
+      snprintf(step, sizeof step, "setns(%s)", nspath);
+      goto out;
+    }
+    entered = 1;
+  }
+  sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    err = errno;
+    snprintf(step, sizeof step, "socket");
+    goto out;
+  }
+  if (getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) < 0) {
+    err = errno;
+    snprintf(step, sizeof step, "getsockopt(SO_NETNS_COOKIE)");
+    goto out;
+  }
+out:
+  if (entered && setns(orig_ns, CLONE_NEWNET) < 0) {
+    napi_fatal_error("wgmpls_tun.netnsCookie", NAPI_AUTO_LENGTH,
+                     "cannot return to the original network namespace", NAPI_AUTO_LENGTH);
+  }
+  if (sock >= 0) close(sock);
+  if (target_ns >= 0) close(target_ns);
+  if (orig_ns >= 0) close(orig_ns);
+  if (err != 0) {
+    throw_errno(env, err, "%s", step);
+    return NULL;
+  }
+  char buf[32];
+  snprintf(buf, sizeof buf, "%llu", (unsigned long long)cookie);
+  napi_value result;
+  if (napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &result) != napi_ok) return NULL;
+  return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
 static int export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) != napi_ok) return -1;
@@ -572,7 +645,8 @@ NAPI_MODULE_INIT() {
       export_fn(env, exports, "startReading", js_start_reading) != 0 ||
       export_fn(env, exports, "stopReading", js_stop_reading) != 0 ||
       export_fn(env, exports, "write", js_write) != 0 ||
-      export_fn(env, exports, "close", js_close) != 0) {
+      export_fn(env, exports, "close", js_close) != 0 ||
+      export_fn(env, exports, "netnsCookie", js_netns_cookie) != 0) {
     return NULL;
   }
   return exports;

@@ -1,0 +1,65 @@
+// The namespace's interface addresses, for the source of the ICMP errors the LSR originates.
+// Read with `ip -j addr` (through nsenter when the datapath lives outside the namespace) and
+// cached: the forwarding path never waits on it.
+import { execFile } from 'node:child_process';
+import { parseIp } from '../ipc/uapi';
+
+interface IpAddrJson {
+  ifname: string;
+  addr_info?: { family: string; local: string; scope: string }[];
+}
+
+export class AddressBook {
+  private byDev = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[] }>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly netnsPath?: string) {}
+
+  refresh(): Promise<void> {
+    const cmd = this.netnsPath ? 'nsenter' : 'ip';
+    const args = this.netnsPath ? [`--net=${this.netnsPath}`, 'ip', '-j', 'addr', 'show'] : ['-j', 'addr', 'show'];
+    return new Promise((resolve) => {
+      execFile(cmd, args, { timeout: 5000 }, (err, stdout) => {
+        if (!err) {
+          try {
+            const next = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[] }>();
+            for (const link of JSON.parse(stdout) as IpAddrJson[]) {
+              const e = { v4: [] as Uint8Array[], v6: [] as Uint8Array[] };
+              for (const a of link.addr_info ?? []) {
+                if (a.scope !== 'global') continue;
+                const bytes = parseIp(a.local);
+                if (bytes) (bytes.length === 4 ? e.v4 : e.v6).push(bytes);
+              }
+              next.set(link.ifname, e);
+            }
+            this.byDev = next;
+          } catch {
+            // keep the last good view
+          }
+        }
+        resolve();
+      });
+    });
+  }
+
+  /** Refreshes now and then every `ms`, without keeping the process alive. */
+  start(ms = 3000): Promise<void> {
+    this.timer = setInterval(() => void this.refresh(), ms);
+    this.timer.unref();
+    return this.refresh();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** An address on `dev`, else any global address of the namespace. */
+  pick(family: 4 | 6, dev: string): Uint8Array | null {
+    const key = family === 4 ? 'v4' : 'v6';
+    const own = this.byDev.get(dev)?.[key][0];
+    if (own) return own;
+    for (const e of this.byDev.values()) if (e[key].length) return e[key][0];
+    return null;
+  }
+}

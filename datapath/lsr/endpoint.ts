@@ -1,0 +1,89 @@
+// One endpoint's share of the namespace's label-switching router: loads (and follows) the
+// namespace's table, runs the forwarder, and carries its decisions out on this endpoint's
+// tunnel, up its TUN, or over to the sibling endpoint that owns the route's device.
+import { FSWatcher, watch } from 'node:fs';
+import type { Device } from '../device/device';
+import type { Log } from '../log';
+import { AddressBook } from './addresses';
+import { Egress, Lsr, LsrDrop } from './forwarder';
+import { Siblings } from './siblings';
+import { lsrDir, nsidOf, readTable } from './store';
+
+export class LsrEndpoint {
+  readonly lsr: Lsr;
+  readonly dir: string;
+  readonly drops = new Map<LsrDrop | 'sibling', number>();
+  private readonly siblings: Siblings;
+  private readonly addresses: AddressBook;
+  private watcher: FSWatcher | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly ifname: string,
+    private readonly device: Device,
+    /** Hands a packet up this endpoint's TUN (IP: 0x0800/0x86dd by version). */
+    private readonly writeUp: (packet: Buffer) => void,
+    private readonly log: Log,
+    netnsPath?: string,
+  ) {
+    this.dir = lsrDir(nsidOf(netnsPath));
+    this.addresses = new AddressBook(netnsPath);
+    this.lsr = new Lsr(ifname, {
+      egress: (e) => this.egress(e),
+      drop: (reason) => this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1),
+      localAddress: (family, dev) => this.addresses.pick(family, dev),
+    });
+    this.siblings = new Siblings(this.dir, ifname, (e) => this.egress(e));
+  }
+
+  async start(): Promise<void> {
+    this.reload();
+    await this.siblings.listen();
+    await this.addresses.start();
+    // Atomic replacement shows up as a rename of table.json in the directory.
+    this.watcher = watch(this.dir, (_event, file) => {
+      if (file !== 'table.json') return;
+      if (this.reloadTimer) clearTimeout(this.reloadTimer);
+      this.reloadTimer = setTimeout(() => this.reload(), 10);
+    });
+  }
+
+  reload(): void {
+    try {
+      this.lsr.load(readTable(this.dir));
+      void this.addresses.refresh();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, dir: this.dir }, 'cannot load label table; keeping the previous one');
+    }
+  }
+
+  private egress(e: Egress): void {
+    if (e.kind === 'local') return this.writeUp(e.packet);
+    if (e.dev !== this.ifname) {
+      this.siblings.send(e);
+      return;
+    }
+    const via = e.via?.addr;
+    if (e.kind === 'mpls') this.device.sendMpls(e.frame, { multicast: e.multicast, nextHop: via });
+    else this.device.sendIpVia(e.packet, via);
+  }
+
+  stats(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of this.drops) out[`lsr.drop.${k}`] = v;
+    out['lsr.drop.sibling'] = this.siblings.dropped;
+    for (const [label, c] of this.lsr.routeCounters) {
+      out[`lsr.route.${label}.packets`] = c.packets;
+      out[`lsr.route.${label}.bytes`] = c.bytes;
+      out[`lsr.route.${label}.drop.ttl-expired`] = c.ttlExpired;
+    }
+    return out;
+  }
+
+  stop(): void {
+    this.watcher?.close();
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.addresses.stop();
+    this.siblings.close();
+  }
+}

@@ -1,0 +1,248 @@
+// The userspace label-switching router of one namespace, as seen from one of its endpoints:
+// ILM processing of labelled frames (swap, pop, swap+push, PHP, explicit null, TTL expiry with
+// ICMP) and FTN processing of IP packets (push). Pure: it decides, the caller does the I/O.
+import { AllowedIps } from '../device/allowedIps';
+import { MplsLabel, lowerIpv4Ttl } from '../mpls/wire';
+import { timeExceededV4, timeExceededV6 } from './icmp';
+import { IpRoute, LsrSettings, LsrTable, MplsRoute, NextHop, defaultSettings } from './model';
+
+export type LsrDrop =
+  | 'ttl-expired'
+  | 'no-route'
+  | 'router-alert'
+  | 'implicit-null-on-wire'
+  | 'reserved-label'
+  | 'malformed'
+  | 'explicit-null-not-bottom'
+  | 'stack-too-deep';
+
+/** What to do with a packet after switching. */
+export type Egress =
+  | { kind: 'mpls'; dev: string; via: NextHop | null; frame: Buffer; multicast: boolean }
+  | { kind: 'ip'; dev: string; via: NextHop | null; packet: Buffer }
+  | { kind: 'local'; packet: Buffer };
+
+export interface RouteCounters {
+  packets: number;
+  bytes: number;
+  ttlExpired: number;
+}
+
+export interface LsrHost {
+  /** Sends the result on; `dev` may be this endpoint's own TUN or a sibling's. */
+  egress(e: Egress): void;
+  drop(reason: LsrDrop): void;
+  /** An address of ours to answer from (ICMP source), preferably on `dev`. */
+  localAddress(family: 4 | 6, dev: string): Uint8Array | null;
+}
+
+/** Enough labels for any sane stack; a frame deeper than this is refused, not walked. */
+const MAX_STACK_WALK = 64;
+
+const readLse = (b: Uint8Array, off: number): number => ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+const lseOf = (label: number, tc: number, bos: number, ttl: number): number => ((label << 12) | (tc << 9) | (bos << 8) | ttl) >>> 0;
+
+function ipVersion(b: Uint8Array, off: number): 4 | 6 | 0 {
+  if (b.length - off >= 20 && b[off] >> 4 === 4) return 4;
+  if (b.length - off >= 40 && b[off] >> 4 === 6) return 6;
+  return 0;
+}
+
+export class Lsr {
+  private ilm = new Map<number, MplsRoute>();
+  private ftn = new AllowedIps<IpRoute>();
+  private settings: LsrSettings = defaultSettings;
+  readonly routeCounters = new Map<number, RouteCounters>();
+
+  constructor(
+    /** The interface this endpoint serves (where locally delivered packets go up). */
+    readonly ifname: string,
+    private readonly host: LsrHost,
+  ) {}
+
+  load(table: LsrTable): void {
+    this.ilm = new Map(table.mpls.map((r) => [r.label, r]));
+    const ftn = new AllowedIps<IpRoute>();
+    for (const r of table.ip) ftn.insert(r.prefix, r);
+    this.ftn = ftn;
+    this.settings = { ...defaultSettings, ...table.settings };
+  }
+
+  /**
+   * FTN: an IP packet from the local stack. Returns false when no MPLS route covers its
+   * destination (it then goes as plain WireGuard, type 4).
+   */
+  handleIpFromStack(packet: Buffer): boolean {
+    const v = ipVersion(packet, 0);
+    if (v === 0) return false;
+    const route = v === 4 ? this.ftn.lookup(packet, 16, 4) : this.ftn.lookup(packet, 24, 6);
+    if (!route) return false;
+    const s = this.settings;
+    const ipTtl = v === 4 ? packet[8] : packet[7];
+    const ttl = s.ttlPropagate ? ipTtl : s.defaultTtl;
+    const tc = s.mapPrecedence ? (v === 4 ? packet[1] >> 5 : ((packet[0] & 0x0f) << 4 | packet[1] >> 4) >> 5) : 0;
+    const labels = route.labels.filter((l) => l !== MplsLabel.IMPLICIT_NULL);
+    if (labels.length === 0) {
+      this.host.egress({ kind: 'ip', dev: route.dev, via: route.via, packet });
+      return true;
+    }
+    const frame = Buffer.allocUnsafe(labels.length * 4 + packet.length);
+    labels.forEach((l, i) => frame.writeUInt32BE(lseOf(l, tc, i === labels.length - 1 ? 1 : 0, ttl), i * 4));
+    packet.copy(frame, labels.length * 4);
+    this.host.egress({ kind: 'mpls', dev: route.dev, via: route.via, frame, multicast: false });
+    return true;
+  }
+
+  /** ILM: a labelled frame that arrived (from a peer, or handed over by a sibling endpoint). */
+  handleFrame(frame: Buffer, multicast: boolean, inDev: string): void {
+    let off = 0;
+    for (let depth = 0; ; depth++) {
+      if (depth >= MAX_STACK_WALK) return this.host.drop('stack-too-deep');
+      if (frame.length - off < 4) return this.host.drop('malformed');
+      const top = readLse(frame, off);
+      const label = top >>> 12;
+      const tc = (top >>> 9) & 7;
+      const bos = (top >>> 8) & 1;
+      const ttl = top & 0xff;
+      if (!bos && frame.length - off < 8) return this.host.drop('malformed');
+
+      if (label < MplsLabel.FIRST_UNRESERVED) {
+        if (label === MplsLabel.IPV4_EXPLICIT_NULL || label === MplsLabel.IPV6_EXPLICIT_NULL) {
+          // RFC 4182: pop, and go on with what is below, whether a label or the IP packet.
+          if (ttl <= 1) return this.expire(frame, off, inDev, null);
+          if (!bos) {
+            if (!this.settings.rfc4182) return this.host.drop('explicit-null-not-bottom');
+            off += 4;
+            if (this.settings.ttlPropagate) this.lowerLabelTtl(frame, off, ttl - 1);
+            continue;
+          }
+          return this.deliverLocal(frame.subarray(off + 4), ttl - 1, tc);
+        }
+        if (label === MplsLabel.ROUTER_ALERT) return this.host.drop('router-alert');
+        if (label === MplsLabel.IMPLICIT_NULL) return this.host.drop('implicit-null-on-wire');
+        return this.host.drop('reserved-label');
+      }
+
+      const route = this.ilm.get(label);
+      if (!route) return this.host.drop('no-route');
+      if (ttl <= 1) return this.expire(frame, off, inDev, route);
+      this.count(label, frame.length - off);
+      return this.forward(frame, off, route, tc, bos, ttl - 1, multicast);
+    }
+  }
+
+  private count(label: number, bytes: number): void {
+    const c = this.routeCounters.get(label);
+    if (c) {
+      c.packets++;
+      c.bytes += bytes;
+    } else this.routeCounters.set(label, { packets: 1, bytes, ttlExpired: 0 });
+  }
+
+  private lowerLabelTtl(frame: Buffer, off: number, ttl: number): void {
+    if (frame[off + 3] > ttl) frame[off + 3] = ttl;
+  }
+
+  /** Swap (and push), or pop, then send on. `off` is where the top entry starts. */
+  private forward(frame: Buffer, off: number, route: MplsRoute, tc: number, bos: number, newTtl: number, multicast: boolean): void {
+    const out = route.outLabels.filter((l) => l !== MplsLabel.IMPLICIT_NULL);
+    const rest = off + 4;
+    if (out.length === 0) {
+      // Pop. At the bottom the payload is IP (PHP or egress); otherwise the next label leads.
+      if (bos) {
+        const v = ipVersion(frame, rest);
+        if (v === 0) return this.host.drop('malformed');
+        const packet = frame.subarray(rest);
+        this.egressIp(packet, v, newTtl, tc);
+        if (route.dev === 'lo') return this.host.egress({ kind: 'local', packet });
+        return this.host.egress({ kind: 'ip', dev: route.dev, via: route.via, packet });
+      }
+      if (this.settings.ttlPropagate) this.lowerLabelTtl(frame, rest, newTtl);
+      if (route.dev === 'lo') return this.handleFrame(frame.subarray(rest), multicast, this.ifname);
+      return this.host.egress({ kind: 'mpls', dev: route.dev, via: route.via, frame: frame.subarray(rest), multicast });
+    }
+    const below = frame.length - rest;
+    const result = Buffer.allocUnsafe(out.length * 4 + below);
+    out.forEach((l, i) => result.writeUInt32BE(lseOf(l, tc, i === out.length - 1 ? bos : 0, newTtl), i * 4));
+    frame.copy(result, out.length * 4, rest);
+    if (route.dev === 'lo') return this.handleFrame(result, multicast, this.ifname);
+    this.host.egress({ kind: 'mpls', dev: route.dev, via: route.via, frame: result, multicast });
+  }
+
+  /** Leaving the LSP: the uniform model copies the label TTL into IP, TC into precedence. */
+  private egressIp(packet: Buffer, v: 4 | 6, labelTtl: number, tc: number): void {
+    const s = this.settings;
+    if (v === 4) {
+      if (s.ttlPropagate) lowerIpv4Ttl(packet, 0, labelTtl);
+      if (s.mapPrecedence) setIpv4Precedence(packet, tc);
+    } else {
+      if (s.ttlPropagate && packet[7] > labelTtl) packet[7] = labelTtl;
+      if (s.mapPrecedence) {
+        const tclass = ((packet[0] & 0x0f) << 4) | (packet[1] >> 4);
+        const next = (tclass & 0x1f) | (tc << 5);
+        packet[0] = (packet[0] & 0xf0) | (next >> 4);
+        packet[1] = (packet[1] & 0x0f) | ((next & 0x0f) << 4);
+      }
+    }
+  }
+
+  private deliverLocal(packet: Buffer, ttl: number, tc: number): void {
+    const v = ipVersion(packet, 0);
+    if (v === 0) return this.host.drop('malformed');
+    this.egressIp(packet, v, ttl, tc);
+    this.host.egress({ kind: 'local', packet });
+  }
+
+  /**
+   * TTL expiry at this LSR: drop, count, and (icmpRespond) answer with time exceeded carrying
+   * the received label stack (RFC 4950): by our own label route to the source when we have
+   * one, else onwards along the LSP (RFC 3032 2.3.2) so the egress routes it back; without
+   * either it goes up our own stack.
+   */
+  private expire(frame: Buffer, off: number, inDev: string, route: MplsRoute | null): void {
+    this.host.drop('ttl-expired');
+    if (route) {
+      const c = this.routeCounters.get(route.label);
+      if (c) c.ttlExpired++;
+      else this.routeCounters.set(route.label, { packets: 0, bytes: 0, ttlExpired: 1 });
+    }
+    if (!this.settings.icmpRespond) return;
+    let end = off;
+    for (let i = 0; i < MAX_STACK_WALK; i++) {
+      if (frame.length - end < 4) return;
+      const bos = frame[end + 2] & 1;
+      end += 4;
+      if (bos) break;
+    }
+    const original = frame.subarray(end);
+    const v = ipVersion(original, 0);
+    if (v === 0) return;
+    const source = this.host.localAddress(v, inDev);
+    if (!source) return;
+    const stack = frame.subarray(off, end);
+    const icmp = v === 4 ? timeExceededV4({ original, source, labelStack: stack }) : timeExceededV6({ original, source, labelStack: stack });
+    if (!icmp) return;
+    const reply = Buffer.from(icmp.buffer, icmp.byteOffset, icmp.byteLength);
+    // Our own label route back to the source wins: handing the reply to a neighbour whose
+    // path comes back through this node's kernel would be dropped there (our own address as
+    // source arriving from outside: a martian).
+    if (this.handleIpFromStack(reply)) return;
+    if (!route) return this.host.egress({ kind: 'local', packet: reply });
+    // Same stack as the expired frame would have had, fresh TTL, ICMP as payload.
+    const labels = Buffer.from(frame.subarray(off, end));
+    for (let i = 0; i < labels.length; i += 4) labels[i + 3] = this.settings.defaultTtl;
+    const carrier = Buffer.concat([labels, reply]);
+    this.forward(carrier, 0, route, (readLse(labels, 0) >>> 9) & 7, labels.length === 4 ? 1 : 0, this.settings.defaultTtl, false);
+  }
+}
+
+function setIpv4Precedence(p: Buffer, prec: number): void {
+  const old = p.readUInt16BE(0);
+  p[1] = (p[1] & 0x1f) | (prec << 5);
+  const now = p.readUInt16BE(0);
+  // RFC 1624 incremental checksum update for the changed 16-bit word.
+  let sum = (~p.readUInt16BE(10) & 0xffff) + (~old & 0xffff) + now;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  p.writeUInt16BE(~sum & 0xffff, 10);
+}

@@ -1,0 +1,103 @@
+// A line of namespaces joined by wgmpls tunnels, each node a label-switching router: the
+// shape of the seed's tunnel, router and stack scripts. Node i's end of the link to node j is
+// the TUN `<base><i><j>`; link i-j has tunnel addresses 10.0.<ij>.1/.2 and fd00:<ij>::1/::2
+// and runs over a veth underlay 10.200.<i>.1/.2 (all inside namespaces the test made).
+import { CLI, Netns, Tunnel, genKeys, keyFile, link, must, startTunnel, uniq } from './harness';
+
+export interface LinkEnd {
+  node: number;
+  ifname: string;
+  v4: string;
+  v6: string;
+  port: number;
+  underlay: string;
+  pub: string;
+  tun: Tunnel;
+}
+
+export interface Topology {
+  nodes: Netns[];
+  /** ends[i][j]: node i's end of the link to node j. */
+  ends: Map<string, LinkEnd>;
+  end(i: number, j: number): LinkEnd;
+  /** `wgmpls ip ...` inside node i; throws with its stderr on failure. */
+  wgmplsIp(i: number, args: string): Promise<string>;
+  wgmplsIpRaw(i: number, args: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+const pair = (i: number, j: number): string => `${Math.min(i, j)}${Math.max(i, j)}`;
+
+/** Nodes 1..n in a line. */
+export async function line(n: number, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Topology> {
+  const base = `m${uniq()}`;
+  const nodes: Netns[] = [];
+  for (let i = 1; i <= n; i++) {
+    const ns = await Netns.create(`n${i}`);
+    for (const s of ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']) {
+      await ns.must('sysctl', ['-q', '-w', s]);
+    }
+    nodes.push(ns);
+  }
+  const node = (i: number): Netns => nodes[i - 1];
+  const ends = new Map<string, LinkEnd>();
+  for (let i = 1; i < n; i++) {
+    const j = i + 1;
+    await link(node(i), [`10.200.${i}.1/24`], node(j), [`10.200.${i}.2/24`]);
+    const p = pair(i, j);
+    const keys = [await genKeys(), await genKeys()];
+    const mk = async (me: number, other: number, k: number): Promise<LinkEnd> => {
+      const ifname = `${base}${me}${other}`;
+      const tun = await startTunnel(node(me), 'wgmpls', ifname, opts.env);
+      return {
+        node: me,
+        ifname,
+        v4: `10.0.${p}.${k + 1}`,
+        v6: `fd00:${p}::${k + 1}`,
+        port: 51000 + me * 10 + other,
+        underlay: `10.200.${i}.${k + 1}`,
+        pub: keys[k].pub,
+        tun,
+      };
+    };
+    const a = await mk(i, j, 0);
+    const b = await mk(j, i, 1);
+    ends.set(`${i}-${j}`, a);
+    ends.set(`${j}-${i}`, b);
+    for (const [me, other, k] of [
+      [a, b, 0],
+      [b, a, 1],
+    ] as const) {
+      const ns = node(me.node);
+      await ns.must('wg', [
+        'set', me.ifname, 'private-key', keyFile(keys[k].priv), 'listen-port', String(me.port),
+        'peer', other.pub, 'allowed-ips', '0.0.0.0/0,::/0', 'endpoint', `${other.underlay}:${other.port}`,
+      ]);
+      await ns.ip('addr', 'add', `${me.v4}/24`, 'dev', me.ifname);
+      await ns.ip('addr', 'add', `${me.v6}/64`, 'dev', me.ifname, 'nodad');
+      await ns.ip('link', 'set', me.ifname, 'up');
+    }
+  }
+  const raw = (i: number, args: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+    node(i).exec('node', [CLI, 'ip', ...args.split(/\s+/).filter(Boolean)]);
+  return {
+    nodes,
+    ends,
+    end(i, j) {
+      const e = ends.get(`${i}-${j}`);
+      if (!e) throw new Error(`no link ${i}-${j}`);
+      return e;
+    },
+    wgmplsIpRaw: raw,
+    async wgmplsIp(i, args) {
+      const r = await raw(i, args);
+      if (r.code !== 0) throw new Error(`node ${i}: wgmpls ip ${args}: ${r.stderr}`);
+      return r.stdout;
+    },
+    async stop() {
+      for (const e of ends.values()) await e.tun.stop();
+      for (const ns of nodes) await ns.destroy();
+      await must('true', []);
+    },
+  };
+}
