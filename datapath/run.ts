@@ -5,6 +5,7 @@ import { UdpConn } from './conn/udp';
 import { TunDevice } from './tun/tunDevice';
 import { UapiServer } from './ipc/server';
 import { LsrEndpoint } from './lsr/endpoint';
+import { warmUp } from './device/warmup';
 import { Log } from './log';
 import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC } from './tun/tunDevice';
 
@@ -33,6 +34,7 @@ export interface RunningDatapath {
 export async function startDatapath(opts: DatapathOptions): Promise<RunningDatapath> {
   const { log } = opts;
   const mtu = opts.mtu ?? DEFAULT_MTU;
+  const warmMs = warmUp();
   const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu });
   let device: Device | null = null;
   let lsr: LsrEndpoint | null = null;
@@ -87,7 +89,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
     },
     (code) => log.warn({ code }, 'TUN read error'),
   );
-  log.info({ ifname: tun.name, mtu, port: dev.port, uapi: uapi.path }, 'datapath up');
+  log.info({ ifname: tun.name, mtu, port: dev.port, uapi: uapi.path, warmUpMs: Math.round(warmMs) }, 'datapath up');
 
   let stopped = false;
   return {

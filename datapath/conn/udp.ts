@@ -1,5 +1,4 @@
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
 import { Endpoint, Errno, UapiError } from '../device/config';
 
 // The underlay: one UDP port on IPv4 and IPv6 (two sockets, like wireguard-go's StdNetBind,
@@ -66,14 +65,13 @@ export class UdpConn {
   }
 
   send(chunks: readonly Buffer[], to: Endpoint): void {
-    const s = isIPv6(to.address) ? this.v6 : this.v4;
+    const s = to.address.includes(':') ? this.v6 : this.v4;
     if (!s) {
       this.sendErrors++;
       return;
     }
-    s.send(chunks as Buffer[], to.port, to.address, (err) => {
-      if (err) this.sendErrors++;
-    });
+    // No per-packet callback: a failed send surfaces as the socket's 'error' event (counted).
+    s.send(chunks as Buffer[], to.port, to.address);
   }
 
   close(): void {

@@ -161,8 +161,8 @@ export class Device implements UapiTarget, PeerHost {
         persistentKeepaliveInterval: p.persistentKeepaliveInterval,
         lastHandshakeTimeSec: Math.floor(p.lastHandshakeMs / 1000),
         lastHandshakeTimeNsec: Math.floor((p.lastHandshakeMs % 1000) * 1e6),
-        txBytes: p.txBytes,
-        rxBytes: p.rxBytes,
+        txBytes: BigInt(p.txBytes),
+        rxBytes: BigInt(p.rxBytes),
         allowedIps: this.allowedIps.entriesForPeer(p),
       })),
     };
@@ -374,7 +374,7 @@ export class Device implements UapiTarget, PeerHost {
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketSent();
     this.io.sendUdp(chunks, peer.endpoint);
-    peer.txBytes += BigInt(length);
+    peer.txBytes += length;
     if (payload.length > 0) peer.timersDataSent();
   }
 
@@ -447,7 +447,7 @@ export class Device implements UapiTarget, PeerHost {
     if (!peer.endpoint) return;
     const buf = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
     this.io.sendUdp([buf], peer.endpoint);
-    peer.txBytes += BigInt(buf.length);
+    peer.txBytes += buf.length;
   }
 
   zeroKeyMaterial(peer: Peer): void {
@@ -584,7 +584,7 @@ export class Device implements UapiTarget, PeerHost {
     peer.lastReceivedTimestamp = r.timestamp;
     peer.lastInitiationConsumption = now;
     peer.endpoint = { address: src.address, port: src.port };
-    peer.rxBytes += BigInt(msg.length);
+    peer.rxBytes += msg.length;
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketReceived();
 
@@ -610,7 +610,7 @@ export class Device implements UapiTarget, PeerHost {
     if (!keys) return this.counters.drop('handshake-decrypt');
     peer.initiation = null; // the index now belongs to the session
     peer.endpoint = { address: src.address, port: src.port };
-    peer.rxBytes += BigInt(msg.length);
+    peer.rxBytes += msg.length;
     peer.timersSessionDerived();
     peer.timersHandshakeComplete(Date.now());
     peer.timersAnyAuthenticatedPacketTraversal();
@@ -652,7 +652,7 @@ export class Device implements UapiTarget, PeerHost {
     if (peer.endpoint?.address !== src.address || peer.endpoint.port !== src.port) {
       peer.endpoint = { address: src.address, port: src.port }; // roaming
     }
-    peer.rxBytes += BigInt(msg.length);
+    peer.rxBytes += msg.length;
     if (plain.length === 0) return; // keepalive
     peer.timersDataReceived();
 

@@ -23,8 +23,9 @@ export class Peer {
   presharedKey: Uint8Array = new Uint8Array(32);
   endpoint: Endpoint | null = null;
   persistentKeepaliveInterval = 0; // seconds
-  txBytes = 0n;
-  rxBytes = 0n;
+  /** Plain numbers on the hot path (exact up to 2^53 bytes); BigInt only when `wg` asks. */
+  txBytes = 0;
+  rxBytes = 0;
   /** Wall-clock time of the last completed handshake, ms; 0 = never. */
   lastHandshakeMs = 0;
 

@@ -13,13 +13,14 @@ export function transportKey(raw: Uint8Array): KeyObject {
   return createSecretKey(Buffer.from(raw));
 }
 
+// One nonce buffer for all: createCipheriv copies it before returning, and this is single-threaded.
+const NONCE = Buffer.alloc(12);
 function nonce(counterLo: number, counterHi: number): Buffer {
-  const n = Buffer.allocUnsafe(12);
-  n.writeUInt32LE(0, 0);
-  n.writeUInt32LE(counterLo >>> 0, 4);
-  n.writeUInt32LE(counterHi >>> 0, 8);
-  return n;
+  NONCE.writeUInt32LE(counterLo >>> 0, 4);
+  NONCE.writeUInt32LE(counterHi >>> 0, 8);
+  return NONCE;
 }
+const ZEROS_MTU = Buffer.alloc(65536);
 
 /** Zero padding wireguard-go adds so lengths leak less (calculatePaddingSize). */
 export function paddingFor(size: number, mtu: number): number {
@@ -63,7 +64,7 @@ export function sealTransport(
     length += ct.length;
   }
   if (padding > 0) {
-    const ct = c.update(padding <= 16 ? ZEROS.subarray(0, padding) : Buffer.alloc(padding));
+    const ct = c.update(padding <= 16 ? ZEROS.subarray(0, padding) : ZEROS_MTU.subarray(0, padding));
     chunks.push(ct);
     length += ct.length;
   }
