@@ -7,6 +7,7 @@ import { IpRoute, MplsRoute, RouteError } from '../datapath/lsr/model';
 import { endpointsIn, lsrDir, nsidOf, readTable, writeTable } from '../datapath/lsr/store';
 import { IpCommand, RouteCounters, formatShow, isMplsRoute, parseIpArgs, routeKey, routeMatches, validateDevices } from '../datapath/lsr/syntax';
 import { prefixToString } from '../datapath/ipc/uapi';
+import { sysctl } from '../datapath/lsr/sysctl';
 
 export interface IpResult {
   code: number;
@@ -136,4 +137,18 @@ export async function runIp(argv: string[]): Promise<IpResult> {
     return { code: 2, stdout: '', stderr: `cannot write ${dir}/table.json: ${(err as Error).message}\n` };
   }
   return { code: 0, stdout: '', stderr: '' };
+}
+
+/** `wgmpls sysctl ...`: read or set this namespace's LSR settings (every endpoint follows). */
+export function runSysctl(argv: string[]): IpResult {
+  const dir = lsrDir(nsidOf());
+  const table = readTable(dir);
+  try {
+    const r = sysctl(argv, table.settings);
+    if (r.changed) writeTable(dir, { ...table, settings: r.settings });
+    return { code: 0, stdout: r.output, stderr: '' };
+  } catch (err) {
+    if (err instanceof RouteError) return { code: 255, stdout: '', stderr: `${err.message}\n` };
+    throw err;
+  }
 }

@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { startDatapath } from '../datapath/run';
 import { createLog } from '../datapath/log';
-import { runIp } from './ip';
+import { runIp, runSysctl } from './ip';
 
 function intOption(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -55,6 +55,20 @@ program
   .argument('[args...]', 'what you would give `ip`')
   .action(async (args: string[]) => {
     const r = await runIp(args);
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    process.exitCode = r.code;
+  });
+
+program
+  .command('sysctl')
+  .description('LSR settings of this namespace, as sysctl: wgmpls sysctl -w net.mpls.ip_ttl_propagate=0 (also default_ttl, inet_map_prec, icmp_respond, rfc4182)')
+  .helpOption(false)
+  .allowUnknownOption()
+  .passThroughOptions()
+  .argument('[args...]', 'what you would give sysctl')
+  .action((args: string[]) => {
+    const r = runSysctl(args);
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);
     process.exitCode = r.code;

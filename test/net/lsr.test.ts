@@ -1,7 +1,7 @@
 // The seed's three scripts (tunnel, router, stack), ported to wgmpls datapaths and `wgmpls ip`,
 // with assertions: real namespaces, real ping/traceroute/tcpdump, no Docker.
 import { join } from 'node:path';
-import { ROOT, capture, cleanupAll, isRoot, uapiRequest, waitFor } from './harness';
+import { CLI, ROOT, capture, cleanupAll, isRoot, uapiRequest, waitFor } from './harness';
 import { Topology, line } from './lsrTopology';
 import { lse } from '../packets';
 
@@ -144,6 +144,28 @@ d('label switching: the seed scenarios', () => {
       expect(r).toContain('<MPLS:L=101,E=0,S=1,T=1>');
       expect(r).toContain('<MPLS:L=102,E=0,S=1,T=1>');
       expect(r).toContain('<MPLS:L=103,E=0,S=1,T=1>');
+    });
+
+    test('wgmpls sysctl -w net.mpls.icmp_respond=0 on a core LSR makes its hop silent; back to 1, it answers again', async () => {
+      const e = (i: number, j: number): ReturnType<Topology['end']> => t.end(i, j);
+      const trace = async (): Promise<string[]> =>
+        (await t.nodes[0].must('traceroute', ['-e', '-I', '-n', '-q', '1', '-w', '1', '-m', '8', e(6, 5).v4], { timeoutMs: 60_000 }))
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((l) => l.trim());
+      expect(await t.nodes[2].must('node', [CLI, 'sysctl', '-w', 'net.mpls.icmp_respond=0'])).toBe('net.mpls.icmp_respond = 0\n');
+      try {
+        await waitFor('node 3 silent', async () => (await trace())[1] === '2  *', 15_000);
+        const hops = await trace();
+        expect(hops).toHaveLength(5);
+        expect(hops[2]).toContain('<MPLS:L=102,E=0,S=1,T=1>');
+        const s3 = await stats(e(3, 2).ifname);
+        expect(s3['lsr.drop.ttl-expired']).toBeGreaterThan(0);
+      } finally {
+        await t.nodes[2].must('node', [CLI, 'sysctl', '-w', 'net.mpls.icmp_respond=1']);
+      }
+      await waitFor('node 3 answers again', async () => (await trace())[1].includes('<MPLS:L=101'), 15_000);
     });
 
     test('routes survive a restart of a datapath', async () => {
