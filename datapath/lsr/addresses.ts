@@ -6,11 +6,14 @@ import { parseIp } from '../ipc/uapi';
 
 interface IpAddrJson {
   ifname: string;
+  flags?: string[];
   addr_info?: { family: string; local: string; scope: string }[];
 }
 
 export class AddressBook {
-  private byDev = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[] }>();
+  private byDev = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[]; up: boolean }>();
+  /** Called after every refresh, e.g. to notice a link coming up. */
+  onRefresh: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly netnsPath?: string) {}
@@ -22,9 +25,9 @@ export class AddressBook {
       execFile(cmd, args, { timeout: 5000 }, (err, stdout) => {
         if (!err) {
           try {
-            const next = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[] }>();
+            const next = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[]; up: boolean }>();
             for (const link of JSON.parse(stdout) as IpAddrJson[]) {
-              const e = { v4: [] as Uint8Array[], v6: [] as Uint8Array[] };
+              const e = { v4: [] as Uint8Array[], v6: [] as Uint8Array[], up: (link.flags ?? []).includes('UP') };
               for (const a of link.addr_info ?? []) {
                 if (a.scope !== 'global') continue;
                 const bytes = parseIp(a.local);
@@ -37,6 +40,7 @@ export class AddressBook {
             // keep the last good view
           }
         }
+        this.onRefresh?.();
         resolve();
       });
     });
@@ -52,6 +56,10 @@ export class AddressBook {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  isUp(dev: string): boolean {
+    return this.byDev.get(dev)?.up ?? false;
   }
 
   /** An address on `dev`, else any global address of the namespace. */

@@ -7,15 +7,22 @@ import type { Log } from '../log';
 import { AddressBook } from './addresses';
 import { Egress, Lsr, LsrDrop } from './forwarder';
 import { Siblings } from './siblings';
-import { lsrDir, nsidOf, readTable } from './store';
+import { emptyTable, lsrDir, nsidOf, readTable } from './store';
+import { LsrTable } from './model';
+import { prefixToString } from '../ipc/uapi';
+import { execFile } from 'node:child_process';
 
 export class LsrEndpoint {
   readonly lsr: Lsr;
   readonly dir: string;
   readonly drops = new Map<LsrDrop | 'sibling', number>();
+  private table: LsrTable = emptyTable();
   private readonly siblings: Siblings;
   private readonly addresses: AddressBook;
   private watcher: FSWatcher | null = null;
+  /** The FTN prefixes whose kernel route (PREFIX dev <ifname>) we have put back since the link came up. */
+  private steered = '';
+  private wasUp = false;
   private reloadTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -24,7 +31,7 @@ export class LsrEndpoint {
     /** Hands a packet up this endpoint's TUN (IP: 0x0800/0x86dd by version). */
     private readonly writeUp: (packet: Buffer) => void,
     private readonly log: Log,
-    netnsPath?: string,
+    private readonly netnsPath?: string,
   ) {
     this.dir = lsrDir(nsidOf(netnsPath));
     this.addresses = new AddressBook(netnsPath);
@@ -34,6 +41,31 @@ export class LsrEndpoint {
       localAddress: (family, dev) => this.addresses.pick(family, dev),
     });
     this.siblings = new Siblings(this.dir, ifname, (e) => this.egress(e));
+    this.addresses.onRefresh = () => this.steerPrefixes();
+  }
+
+  /**
+   * The kernel routes that hand FTN prefixes to this TUN disappear with the TUN. When the link
+   * (re)appears up, or the table changes, put back those that name this device.
+   */
+  private steerPrefixes(): void {
+    const up = this.addresses.isUp(this.ifname);
+    const mine = this.table.ip.filter((r) => r.dev === this.ifname);
+    const want = mine.map((r) => prefixToString(r.prefix)).join(' ');
+    if (!up) {
+      this.wasUp = false;
+      return;
+    }
+    if (this.wasUp && want === this.steered) return;
+    this.wasUp = true;
+    this.steered = want;
+    for (const r of mine) {
+      const args = [r.prefix.addr.length === 4 ? '-4' : '-6', 'route', 'replace', prefixToString(r.prefix), 'dev', this.ifname];
+      const cmd = this.netnsPath ? 'nsenter' : 'ip';
+      execFile(cmd, this.netnsPath ? [`--net=${this.netnsPath}`, 'ip', ...args] : args, { timeout: 5000 }, (err) => {
+        if (err) this.log.warn({ prefix: prefixToString(r.prefix), dev: this.ifname }, 'cannot install the kernel route for an MPLS prefix');
+      });
+    }
   }
 
   async start(): Promise<void> {
@@ -50,7 +82,8 @@ export class LsrEndpoint {
 
   reload(): void {
     try {
-      this.lsr.load(readTable(this.dir));
+      this.table = readTable(this.dir);
+      this.lsr.load(this.table);
       void this.addresses.refresh();
     } catch (err) {
       this.log.error({ err: (err as Error).message, dir: this.dir }, 'cannot load label table; keeping the previous one');

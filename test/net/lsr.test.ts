@@ -168,15 +168,29 @@ d('label switching: the seed scenarios', () => {
       await waitFor('node 3 answers again', async () => (await trace())[1].includes('<MPLS:L=101'), 15_000);
     });
 
-    test('routes survive a restart of a datapath', async () => {
-      const e = t.end(3, 4);
-      const ns = t.nodes[2];
-      await e.tun.stop();
-      const { startTunnel, keyFile } = await import('./harness');
-      void keyFile;
-      e.tun = await startTunnel(ns, 'wgmpls', e.ifname);
-      // The TUN and its keys are the operator's to restore (wg setconf); the routes came back by themselves.
-      expect(await t.wgmplsIp(3, '-f mpls route show')).toContain(`101 as to 102 via inet ${t.end(4, 3).v4} dev ${e.ifname}`);
+    test('routes survive a restart of a datapath: restore the keys (wg setconf) and addresses, and traffic flows again', async () => {
+      const e = (i: number, j: number): ReturnType<Topology['end']> => t.end(i, j);
+      const { startTunnel, keyFile, waitFor: wait } = await import('./harness');
+      // Node 2's end towards 3 carries an FTN prefix (its kernel route dies with the TUN);
+      // node 3's end towards 4 is the target of an ILM swap.
+      for (const [i, j] of [
+        [2, 3],
+        [3, 4],
+      ]) {
+        const end = e(i, j);
+        const ns = t.nodes[i - 1];
+        const conf = await ns.must('wg', ['showconf', end.ifname]);
+        await end.tun.stop();
+        end.tun = await startTunnel(ns, 'wgmpls', end.ifname);
+        await ns.must('wg', ['setconf', end.ifname, keyFile(conf.trim())]);
+        await ns.ip('addr', 'add', `${end.v4}/24`, 'dev', end.ifname);
+        await ns.ip('addr', 'add', `${end.v6}/64`, 'dev', end.ifname, 'nodad');
+        await ns.ip('link', 'set', end.ifname, 'up');
+      }
+      expect(await t.wgmplsIp(3, '-f mpls route show')).toContain(`101 as to 102 via inet ${e(4, 3).v4} dev ${e(3, 4).ifname}`);
+      await wait('the FTN prefix steered into the new TUN again', async () => (await t.nodes[1].ip('route', 'show', '10.0.56.0/24')).includes(e(2, 3).ifname), 10_000);
+      await ping(t, 1, e(6, 5).v4);
+      await ping(t, 6, e(1, 2).v6);
     });
   });
 
