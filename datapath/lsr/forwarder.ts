@@ -60,12 +60,15 @@ export class Lsr {
     private readonly host: LsrHost,
   ) {}
 
+  /** Replaces the tables all at once: everything is built before anything is swapped in. */
   load(table: LsrTable): void {
-    this.ilm = new Map(table.mpls.map((r) => [r.label, r]));
+    const ilm = new Map(table.mpls.map((r) => [r.label, r]));
     const ftn = new AllowedIps<IpRoute>();
     for (const r of table.ip) ftn.insert(r.prefix, r);
+    const settings = { ...defaultSettings, ...table.settings };
+    this.ilm = ilm;
     this.ftn = ftn;
-    this.settings = { ...defaultSettings, ...table.settings };
+    this.settings = settings;
   }
 
   /**
