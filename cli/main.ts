@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { isIP } from 'node:net';
 import { startDatapath } from '../datapath/run';
 import { createLog } from '../datapath/log';
 import { runIp, runSysctl } from './ip';
@@ -22,14 +23,20 @@ program
   .option('-f, --foreground', 'accepted for wireguard-go compatibility; the datapath always runs in the foreground')
   .option('--mtu <bytes>', 'MTU of the TUN device', intOption('--mtu', 576, 65535), 1420)
   .option('--netns <path>', 'create the TUN inside this network namespace (e.g. /var/run/netns/NAME)')
-  .action(async (ifname: string, o: { mtu: number; netns?: string }) => {
+  .option('--listen-address <addr>', 'bind the UDP underlay to this local address only')
+  .option('--mpls-peers <who>', "who may send MPLS (types 5/6): 'seed' (the peer holding 0.0.0.0, else ::) or 'any'", (v: string) => {
+    if (v !== 'seed' && v !== 'any') throw new InvalidArgumentError("must be 'seed' or 'any'");
+    return v;
+  }, 'seed')
+  .action(async (ifname: string, o: { mtu: number; netns?: string; listenAddress?: string; mplsPeers: 'seed' | 'any' }) => {
     if (!/^[A-Za-z0-9_.=-]{1,15}$/.test(ifname)) {
       program.error(`error: interface name "${ifname}" is invalid (1-15 characters of letters, digits, _ . = -)`);
     }
     const log = createLog('wgmpls-datapath');
     let dp;
     try {
-      dp = await startDatapath({ ifname, mtu: o.mtu, netnsPath: o.netns, log });
+      if (o.listenAddress !== undefined && isIP(o.listenAddress) === 0) throw new Error(`--listen-address ${o.listenAddress} is not an IP address`);
+      dp = await startDatapath({ ifname, mtu: o.mtu, netnsPath: o.netns, listenAddress: o.listenAddress, mplsPeers: o.mplsPeers, log });
     } catch (err) {
       process.stderr.write(`wgmpls datapath ${ifname}: ${(err as Error).message}\n`);
       process.exit(1);

@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync } from 'node:fs';
+import { loadTunAddon } from './tun/native';
 import { Device } from './device/device';
 import { timingFromEnv, DEFAULT_MTU } from './device/constants';
 import { UdpConn } from './conn/udp';
@@ -15,6 +16,10 @@ export interface DatapathOptions {
   /** Create/attach the TUN inside this network namespace (path to an nsfs file). */
   netnsPath?: string;
   uapiDir?: string;
+  /** Bind the underlay UDP socket to this address only (default: all addresses). */
+  listenAddress?: string;
+  /** Who may send us MPLS: the seed's rule (default) or every peer (multipoint networks). */
+  mplsPeers?: 'seed' | 'any';
   log: Log;
 }
 
@@ -38,7 +43,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu });
   let device: Device | null = null;
   let lsr: LsrEndpoint | null = null;
-  const udp = new UdpConn((msg, from) => device?.handleUdp(msg, from));
+  const udp = new UdpConn((msg, from) => device?.handleUdp(msg, from), opts.listenAddress);
   const writeTun = (proto: number, packet: Uint8Array): void => {
     if (!tun.write(proto, packet)) device?.counters.drop('tun-write');
   };
@@ -52,6 +57,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
       mtu,
       timing: timingFromEnv(),
       log,
+      mplsPeers: opts.mplsPeers,
       ipHook: (packet) => lsr?.lsr.handleIpFromStack(packet) ?? false,
       onMpls: (frame, multicast) => {
         // Up the TUN as it arrived, so `tcpdump -i <ifname>` shows the labels (a kernel without
@@ -62,7 +68,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
     },
   );
   const dev = device;
-  const endpoint = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log, opts.netnsPath);
+  const endpoint = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log);
   lsr = endpoint;
   let uapi: UapiServer;
   try {
@@ -70,7 +76,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
     const dir = opts.uapiDir ?? '/var/run/wireguard';
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     chmodSync(dir, 0o755);
-    await endpoint.start();
+    await endpoint.attach(tun.name, opts.netnsPath);
     const target = {
       snapshot: () => dev.snapshot(),
       apply: (c: Parameters<Device['apply']>[0]) => dev.apply(c),
@@ -91,6 +97,35 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   );
   log.info({ ifname: tun.name, mtu, port: dev.port, uapi: uapi.path, warmUpMs: Math.round(warmMs) }, 'datapath up');
 
+  // Docker moves an endpoint's TUN into the container and renames it: the LSR follows the TUN.
+  let heldNs: number | null = null;
+  const follow = setInterval(() => {
+    let loc: { name: string; netnsFd: number };
+    try {
+      loc = tun.location();
+    } catch {
+      return; // the TUN is gone or going; nothing to follow
+    }
+    const cookie = (() => {
+      try {
+        return loadTunAddon().netnsCookie(`/proc/self/fd/${loc.netnsFd}`);
+      } catch {
+        return endpoint.nsid;
+      }
+    })();
+    if (loc.name === endpoint.ifname && cookie === endpoint.nsid) {
+      closeSync(loc.netnsFd);
+      return;
+    }
+    const previous = heldNs;
+    heldNs = loc.netnsFd;
+    endpoint.attach(loc.name, `/proc/${process.pid}/fd/${loc.netnsFd}`, cookie).then(
+      () => (previous !== null ? closeSync(previous) : undefined),
+      (err: Error) => log.error({ err: err.message }, 'cannot follow the TUN into its new namespace'),
+    );
+  }, 1000);
+  follow.unref();
+
   let stopped = false;
   return {
     device: dev,
@@ -101,7 +136,9 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(follow);
       endpoint.stop();
+      if (heldNs !== null) closeSync(heldNs);
       dev.close();
       tun.close();
       udp.close();

@@ -6,7 +6,7 @@ import { Endpoint, Errno, UapiError } from '../device/config';
 
 const SOCKET_BUFFER = 4 << 20;
 
-function bindSocket(type: 'udp4' | 'udp6', port: number): Promise<dgram.Socket> {
+function bindSocket(type: 'udp4' | 'udp6', port: number, address?: string): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket({ type, ipv6Only: type === 'udp6', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER });
     const onError = (err: Error): void => {
@@ -14,7 +14,7 @@ function bindSocket(type: 'udp4' | 'udp6', port: number): Promise<dgram.Socket> 
       reject(err);
     };
     s.once('error', onError);
-    s.bind({ port, exclusive: true }, () => {
+    s.bind({ port, address, exclusive: true }, () => {
       s.off('error', onError);
       resolve(s);
     });
@@ -30,33 +30,40 @@ export class UdpConn {
   private v6: dgram.Socket | null = null;
   sendErrors = 0;
 
-  constructor(private readonly onMessage: (msg: Buffer, from: Endpoint) => void) {}
+  constructor(
+    private readonly onMessage: (msg: Buffer, from: Endpoint) => void,
+    /** Only this address (the underlay a Docker network was given); both families when unset. */
+    private readonly address?: string,
+  ) {}
 
   /** Binds both families on `port` (0 = any), then drops the old sockets; all or nothing. */
   async bind(port: number): Promise<number> {
-    let v4: dgram.Socket;
+    const only = this.address;
+    const v6Only = only !== undefined && only.includes(':');
+    let first: dgram.Socket;
     try {
-      v4 = await bindSocket('udp4', port);
+      first = await bindSocket(v6Only ? 'udp6' : 'udp4', port, only);
     } catch (err) {
       if (errnoOf(err) === 'EADDRINUSE') throw new UapiError(Errno.EADDRINUSE, `UDP port ${port} is in use`);
       throw err;
     }
-    const bound = v4.address().port;
-    let v6: dgram.Socket | null = null;
-    try {
-      v6 = await bindSocket('udp6', bound);
-    } catch (err) {
-      const code = errnoOf(err);
-      if (code === 'EADDRINUSE') {
-        v4.close();
-        throw new UapiError(Errno.EADDRINUSE, `UDP port ${bound} is in use (IPv6)`);
+    const bound = first.address().port;
+    let second: dgram.Socket | null = null;
+    if (only === undefined) {
+      try {
+        second = await bindSocket('udp6', bound);
+      } catch (err) {
+        if (errnoOf(err) === 'EADDRINUSE') {
+          first.close();
+          throw new UapiError(Errno.EADDRINUSE, `UDP port ${bound} is in use (IPv6)`);
+        }
+        // No IPv6 in this namespace: carry on with IPv4 only, as wireguard-go does.
       }
-      // No IPv6 in this namespace: carry on with IPv4 only, as wireguard-go does.
     }
     this.close();
-    this.v4 = v4;
-    this.v6 = v6;
-    for (const s of [v4, v6]) {
+    this.v4 = v6Only ? null : first;
+    this.v6 = v6Only ? first : second;
+    for (const s of [this.v4, this.v6]) {
       if (!s) continue;
       s.on('message', (msg, rinfo) => this.onMessage(msg, { address: rinfo.address, port: rinfo.port }));
       s.on('error', () => this.sendErrors++);

@@ -1,47 +1,84 @@
 // One endpoint's share of the namespace's label-switching router: loads (and follows) the
 // namespace's table, runs the forwarder, and carries its decisions out on this endpoint's
 // tunnel, up its TUN, or over to the sibling endpoint that owns the route's device.
+// The namespace and the name are those of the TUN, wherever it is now: Docker creates it in the
+// host namespace and moves it into the container (renamed wgm0, wgm1, ...); attach() follows.
+import { execFile } from 'node:child_process';
 import { FSWatcher, watch } from 'node:fs';
 import type { Device } from '../device/device';
+import { prefixToString } from '../ipc/uapi';
 import type { Log } from '../log';
 import { AddressBook } from './addresses';
 import { Egress, Lsr, LsrDrop } from './forwarder';
+import { LsrTable } from './model';
 import { Siblings } from './siblings';
 import { emptyTable, lsrDir, nsidOf, readTable } from './store';
-import { LsrTable } from './model';
-import { prefixToString } from '../ipc/uapi';
-import { execFile } from 'node:child_process';
 
 export class LsrEndpoint {
   readonly lsr: Lsr;
-  readonly dir: string;
   readonly drops = new Map<LsrDrop | 'sibling', number>();
+  ifname: string;
+  dir = '';
+  nsid = '';
+  private netnsPath: string | undefined;
   private table: LsrTable = emptyTable();
-  private readonly siblings: Siblings;
-  private readonly addresses: AddressBook;
+  private siblings: Siblings | null = null;
+  private addresses: AddressBook | null = null;
   private watcher: FSWatcher | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
+  private siblingDrops = 0;
   /** The FTN prefixes whose kernel route (PREFIX dev <ifname>) we have put back since the link came up. */
   private steered = '';
   private wasUp = false;
-  private reloadTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    readonly ifname: string,
+    ifname: string,
     private readonly device: Device,
     /** Hands a packet up this endpoint's TUN (IP: 0x0800/0x86dd by version). */
     private readonly writeUp: (packet: Buffer) => void,
     private readonly log: Log,
-    private readonly netnsPath?: string,
   ) {
-    this.dir = lsrDir(nsidOf(netnsPath));
-    this.addresses = new AddressBook(netnsPath);
+    this.ifname = ifname;
     this.lsr = new Lsr(ifname, {
       egress: (e) => this.egress(e),
       drop: (reason) => this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1),
-      localAddress: (family, dev) => this.addresses.pick(family, dev),
+      localAddress: (family, dev) => this.addresses?.pick(family, dev) ?? null,
     });
-    this.siblings = new Siblings(this.dir, ifname, (e) => this.egress(e));
+  }
+
+  /** Joins the LSR of the namespace at `netnsPath` (undefined: our own) as interface `ifname`. */
+  async attach(ifname: string, netnsPath?: string, nsid = nsidOf(netnsPath)): Promise<void> {
+    this.detach();
+    this.ifname = ifname;
+    this.lsr.ifname = ifname;
+    this.netnsPath = netnsPath;
+    this.nsid = nsid;
+    this.dir = lsrDir(nsid);
+    this.wasUp = false;
+    this.steered = '';
+    this.addresses = new AddressBook(netnsPath);
     this.addresses.onRefresh = () => this.steerPrefixes();
+    this.reload();
+    this.siblings = new Siblings(this.dir, ifname, (e) => this.egress(e));
+    await this.siblings.listen();
+    await this.addresses.start();
+    // Atomic replacement shows up as a rename of table.json in the directory.
+    this.watcher = watch(this.dir, (_event, file) => {
+      if (file !== 'table.json') return;
+      if (this.reloadTimer) clearTimeout(this.reloadTimer);
+      this.reloadTimer = setTimeout(() => this.reload(), 10);
+    });
+    this.log.info({ ifname, nsid }, 'label-switching router joined');
+  }
+
+  reload(): void {
+    try {
+      this.table = readTable(this.dir);
+      this.lsr.load(this.table);
+      void this.addresses?.refresh();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, dir: this.dir }, 'cannot load label table; keeping the previous one');
+    }
   }
 
   /**
@@ -49,6 +86,7 @@ export class LsrEndpoint {
    * (re)appears up, or the table changes, put back those that name this device.
    */
   private steerPrefixes(): void {
+    if (!this.addresses) return;
     const up = this.addresses.isUp(this.ifname);
     const mine = this.table.ip.filter((r) => r.dev === this.ifname);
     const want = mine.map((r) => prefixToString(r.prefix)).join(' ');
@@ -68,32 +106,11 @@ export class LsrEndpoint {
     }
   }
 
-  async start(): Promise<void> {
-    this.reload();
-    await this.siblings.listen();
-    await this.addresses.start();
-    // Atomic replacement shows up as a rename of table.json in the directory.
-    this.watcher = watch(this.dir, (_event, file) => {
-      if (file !== 'table.json') return;
-      if (this.reloadTimer) clearTimeout(this.reloadTimer);
-      this.reloadTimer = setTimeout(() => this.reload(), 10);
-    });
-  }
-
-  reload(): void {
-    try {
-      this.table = readTable(this.dir);
-      this.lsr.load(this.table);
-      void this.addresses.refresh();
-    } catch (err) {
-      this.log.error({ err: (err as Error).message, dir: this.dir }, 'cannot load label table; keeping the previous one');
-    }
-  }
-
   private egress(e: Egress): void {
     if (e.kind === 'local') return this.writeUp(e.packet);
     if (e.dev !== this.ifname) {
-      this.siblings.send(e);
+      if (this.siblings) this.siblings.send(e);
+      else this.siblingDrops++;
       return;
     }
     const via = e.via?.addr;
@@ -104,7 +121,7 @@ export class LsrEndpoint {
   stats(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [k, v] of this.drops) out[`lsr.drop.${k}`] = v;
-    out['lsr.drop.sibling'] = this.siblings.dropped;
+    out['lsr.drop.sibling'] = this.siblingDrops + (this.siblings?.dropped ?? 0);
     for (const [label, c] of this.lsr.routeCounters) {
       out[`lsr.route.${label}.packets`] = c.packets;
       out[`lsr.route.${label}.bytes`] = c.bytes;
@@ -113,10 +130,18 @@ export class LsrEndpoint {
     return out;
   }
 
-  stop(): void {
+  private detach(): void {
     this.watcher?.close();
+    this.watcher = null;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.addresses.stop();
-    this.siblings.close();
+    this.addresses?.stop();
+    this.addresses = null;
+    if (this.siblings) this.siblingDrops += this.siblings.dropped;
+    this.siblings?.close();
+    this.siblings = null;
+  }
+
+  stop(): void {
+    this.detach();
   }
 }

@@ -55,8 +55,8 @@ export class Lsr {
   readonly routeCounters = new Map<number, RouteCounters>();
 
   constructor(
-    /** The interface this endpoint serves (where locally delivered packets go up). */
-    readonly ifname: string,
+    /** The interface this endpoint serves (where locally delivered packets go up); it changes when Docker moves the TUN. */
+    public ifname: string,
     private readonly host: LsrHost,
   ) {}
 

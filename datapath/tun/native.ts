@@ -42,6 +42,8 @@ export interface TunAddon {
   close(fd: number): void;
   /** The network namespace's SO_NETNS_COOKIE (never reused, unlike its inode), as a decimal string. */
   netnsCookie(netnsPath: string | undefined): string;
+  /** The TUN's current name and a new fd on its current network namespace (caller closes it). */
+  tunInfo(fd: number): { name: string; netnsFd: number };
 }
 
 const PACKAGE_NAME = 'wgmpls';

@@ -64,6 +64,11 @@ export class TunDevice {
     return new TunDevice(addon, fd, actual);
   }
 
+  /** Where the TUN is now (Docker may have moved and renamed it); the caller closes netnsFd. */
+  location(): { name: string; netnsFd: number } {
+    return this.addon.tunInfo(this.fd);
+  }
+
   get closed(): boolean {
     return this.closedFlag;
   }

@@ -559,6 +559,42 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* tunInfo(fd) -> { name, netnsFd }. Where the TUN is now: Docker moves an endpoint's TUN into
+ * the container and renames it (wgm0, wgm1, ...) while we hold the fd; the datapath follows
+ * with TUNGETIFF (current name) and TUNGETDEVNETNS (a new fd on its namespace, caller closes). */
+static napi_value js_tun_info(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+    throw_errno(env, errno, "TUNGETIFF");
+    return NULL;
+  }
+  ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+#ifndef TUNGETDEVNETNS
+#define TUNGETDEVNETNS _IO('T', 227)
+#endif
+  int nsfd = ioctl(fd, TUNGETDEVNETNS);
+  if (nsfd < 0) {
+    throw_errno(env, errno, "TUNGETDEVNETNS %s", ifr.ifr_name);
+    return NULL;
+  }
+  napi_value result, name_v, ns_v;
+  if (napi_create_object(env, &result) != napi_ok ||
+      napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &name_v) != napi_ok ||
+      napi_create_int32(env, nsfd, &ns_v) != napi_ok ||
+      napi_set_named_property(env, result, "name", name_v) != napi_ok ||
+      napi_set_named_property(env, result, "netnsFd", ns_v) != napi_ok) {
+    close(nsfd);
+    return NULL;
+  }
+  return result;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 #ifndef SO_NETNS_COOKIE
@@ -646,7 +682,8 @@ NAPI_MODULE_INIT() {
       export_fn(env, exports, "stopReading", js_stop_reading) != 0 ||
       export_fn(env, exports, "write", js_write) != 0 ||
       export_fn(env, exports, "close", js_close) != 0 ||
-      export_fn(env, exports, "netnsCookie", js_netns_cookie) != 0) {
+      export_fn(env, exports, "netnsCookie", js_netns_cookie) != 0 ||
+      export_fn(env, exports, "tunInfo", js_tun_info) != 0) {
     return NULL;
   }
   return exports;
