@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { IpRoute, MplsRoute, RouteError } from '../datapath/lsr/model';
 import { endpointsIn, lsrDir, nsidOf, readTable, writeTable } from '../datapath/lsr/store';
 import { IpCommand, RouteCounters, formatShow, isMplsRoute, parseIpArgs, routeKey, routeMatches, validateDevices } from '../datapath/lsr/syntax';
-import { prefixToString } from '../datapath/ipc/uapi';
+import { prefixToString } from '../datapath/net/addr';
 import { sysctl } from '../datapath/lsr/sysctl';
 
 export interface IpResult {

@@ -2,7 +2,7 @@
 // Read with `ip -j addr` (through nsenter when the datapath lives outside the namespace) and
 // cached: the forwarding path never waits on it.
 import { execFile } from 'node:child_process';
-import { parseIp } from '../ipc/uapi';
+import { parseIp } from '../net/addr';
 
 interface IpAddrJson {
   ifname: string;

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { FSWatcher, watch } from 'node:fs';
 import type { Device } from '../device/device';
-import { prefixToString } from '../ipc/uapi';
+import { prefixToString } from '../net/addr';
 import type { Log } from '../log';
 import { AddressBook } from './addresses';
 import { Egress, Lsr, LsrDrop } from './forwarder';

@@ -6,7 +6,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeSync, chmodSync } from 'node:fs';
 import { loadTunAddon } from '../tun/native';
 import { join } from 'node:path';
-import { ipToString, parseIp, parsePrefix, prefixToString } from '../ipc/uapi';
+import { ipToString, parseIp, parsePrefix, prefixToString } from '../net/addr';
 import { IpRoute, LsrSettings, LsrTable, MplsRoute, NextHop, defaultSettings } from './model';
 
 export const LSR_ROOT = process.env.WGMPLS_LSR_DIR ?? '/run/wgmpls/lsr';

@@ -2,20 +2,11 @@
 // malformed configuration through the UAPI socket. Everything is refused, counted, and
 // nothing that works is disturbed.
 import { join } from 'node:path';
-import { Side, capture, cleanupAll, genKeys, isRoot, keyFile, pair, ping, stopPair, uapiRequest, waitFor, ROOT } from './harness';
+import { Side, capture, cleanupAll, genKeys, isRoot, keyFile, pair, ping, stopPair, uapiRequest, uapiStats as stats, waitFor, ROOT } from './harness';
 
 const d = isRoot() ? describe : describe.skip;
 jest.setTimeout(120_000);
 
-async function stats(side: Side): Promise<Record<string, number>> {
-  const text = await uapiRequest(side.tun.ifname, 'wgmpls-stats=1\n\n');
-  const out: Record<string, number> = {};
-  for (const line of text.trim().split('\n')) {
-    const [k, v] = line.split('=');
-    out[k] = Number(v);
-  }
-  return out;
-}
 
 async function vethOf(side: Side): Promise<string> {
   return (await side.ns.ip('-o', 'link', 'show', 'type', 'veth')).split(':')[1].trim().split('@')[0];
@@ -41,7 +32,7 @@ d('bad input', () => {
     const types = new Set(templates.map((t) => t[0]));
     expect(types.has(1) && types.has(2) && types.has(4)).toBe(true);
 
-    const before = await stats(b);
+    const before = await stats(b.tun.ifname);
     const pinger = a.ns.exec('ping', ['-c', '40', '-i', '0.1', '-W', '2', b.v4], { timeoutMs: 60_000 });
     const seed = Date.now() % 100000;
     const fuzz = await a.ns.must(
@@ -54,8 +45,8 @@ d('bad input', () => {
     const pr = await pinger;
     expect(pr.stdout).toMatch(/40 packets transmitted, 40 received/);
 
-    await waitFor('drops counted', async () => (await stats(b)).drops_udp_total - before.drops_udp_total >= sent * 0.99, 10_000).catch(() => undefined);
-    const after = await stats(b);
+    await waitFor('drops counted', async () => (await stats(b.tun.ifname)).drops_udp_total - before.drops_udp_total >= sent * 0.99, 10_000).catch(() => undefined);
+    const after = await stats(b.tun.ifname);
     const dropped = after.drops_udp_total - before.drops_udp_total;
     const delta = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]));
     // Every datagram is garbage to the datapath (the kernel may lose a few from its socket buffer).

@@ -306,3 +306,14 @@ export async function stopPair(sides: Side[]): Promise<void> {
   await cleanupAll();
 }
 
+
+/** The datapath's wgmpls-stats=1 counters (drops by reason, LSR counters), as numbers. */
+export async function uapiStats(ifname: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const line of (await uapiRequest(ifname, 'wgmpls-stats=1\n\n')).trim().split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq)] = Number(line.slice(eq + 1));
+  }
+  if (out.errno !== 0) throw new Error(`wgmpls-stats on ${ifname}: errno ${out.errno}`);
+  return out;
+}

@@ -1,7 +1,7 @@
 // The seed's three scripts (tunnel, router, stack), ported to wgmpls datapaths and `wgmpls ip`,
 // with assertions: real namespaces, real ping/traceroute/tcpdump, no Docker.
 import { join } from 'node:path';
-import { CLI, ROOT, capture, cleanupAll, isRoot, uapiRequest, waitFor } from './harness';
+import { CLI, ROOT, capture, cleanupAll, isRoot, uapiStats as stats, waitFor } from './harness';
 import { Topology, line } from './lsrTopology';
 import { lse } from '../packets';
 
@@ -14,14 +14,6 @@ async function ping(t: Topology, from: number, to: string, count = 3): Promise<s
   return r.stdout;
 }
 
-async function stats(ifname: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const l of (await uapiRequest(ifname, 'wgmpls-stats=1\n\n')).trim().split('\n')) {
-    const [k, v] = l.split('=');
-    out[k] = Number(v);
-  }
-  return out;
-}
 
 async function vethTo(t: Topology, i: number, peerUnderlay: string): Promise<string> {
   // The veth of node i whose subnet holds peerUnderlay.

@@ -2,7 +2,7 @@
 // TUN arrive at the other rebuilt, and the underlay shows type-5 messages with the label bits.
 import { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { Side, capture, cleanupAll, isRoot, pair, ping, stopPair, uapiRequest, waitFor, ROOT } from './harness';
+import { Side, capture, cleanupAll, isRoot, pair, ping, stopPair, uapiStats as stats, waitFor, ROOT } from './harness';
 import { ipv4Checksum, ipv4Udp, ipv6NoNext, lse, parseLse } from '../packets';
 
 const d = isRoot() ? describe : describe.skip;
@@ -92,24 +92,14 @@ d('wgmpls <-> wgmpls with MPLS', () => {
     const [a, b] = sides;
     // B no longer gives A the 0.0.0.0 route, so by the seed's rule A may not send B MPLS.
     await b.ns.must('wg', ['set', b.tun.ifname, 'peer', a.pub, 'allowed-ips', `${a.v4}/32,${a.v6}/128`]);
-    const before = await stats(b);
+    const before = await stats(b.tun.ifname);
     const l = listen(b);
     await waitFor('listener', () => l.frames.includes('ready'));
     await inject(a, Buffer.concat([lse(101, 0, 1, 10), ipv4Udp('10.98.0.1', '10.98.0.2', 64, Buffer.from('x'))]));
-    await waitFor('drop counted', async () => ((await stats(b))['drop.mpls-peer-not-allowed'] ?? 0) > (before['drop.mpls-peer-not-allowed'] ?? 0));
+    await waitFor('drop counted', async () => ((await stats(b.tun.ifname))['drop.mpls-peer-not-allowed'] ?? 0) > (before['drop.mpls-peer-not-allowed'] ?? 0));
     await ping(a, b.v4, 1);
     l.proc.kill();
     expect(l.frames.slice(1)).toEqual([]);
   });
 });
 
-async function stats(side: Side): Promise<Record<string, number>> {
-  const text = await uapiRequest(side.tun.ifname, 'wgmpls-stats=1\n\n');
-  const out: Record<string, number> = {};
-  for (const line of text.trim().split('\n')) {
-    const [k, v] = line.split('=');
-    out[k] = Number(v);
-  }
-  expect(out.errno).toBe(0);
-  return out;
-}

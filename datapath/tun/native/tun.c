@@ -149,6 +149,42 @@ static int set_mtu(const char *ifname, int mtu, int *err_out) {
   return rc;
 }
 
+/* Moves this thread into the network namespace at `path`, remembering where it was in *orig.
+ * Returns 0, or an errno with `step` naming what failed. Always pair with ns_leave(). */
+static int ns_enter(const char *path, int *orig, char *step, size_t steplen) {
+  /* thread-self, not self: setns(CLONE_NEWNET) only moves the calling thread, and it is
+   * this thread's namespace we must come back to. */
+  *orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (*orig < 0) {
+    int err = errno;
+    snprintf(step, steplen, "open current netns /proc/thread-self/ns/net");
+    return err;
+  }
+  int target = open(path, O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    int err = errno;
+    snprintf(step, steplen, "open netns path %s", path);
+    return err;
+  }
+  int rc = setns(target, CLONE_NEWNET);
+  int err = errno;
+  close(target);
+  if (rc < 0) {
+    snprintf(step, steplen, "setns(%s)%s", path, err == EINVAL ? " (not a network namespace?)" : "");
+    return err;
+  }
+  return 0;
+}
+
+/* Back to the namespace ns_enter() saved (if it got that far). Carrying on anywhere else would
+ * run the rest of the process in the container's namespace: that is fatal. */
+static void ns_leave(int orig, int entered, const char *who) {
+  if (entered && setns(orig, CLONE_NEWNET) < 0) {
+    napi_fatal_error(who, NAPI_AUTO_LENGTH, "cannot return to the original network namespace", NAPI_AUTO_LENGTH);
+  }
+  if (orig >= 0) close(orig);
+}
+
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -176,30 +212,12 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
    * land in the container's namespace. */
   int err = 0;
   char step[STEP_LEN] = "";
-  int orig_ns = -1, target_ns = -1, entered = 0, fd = -1;
+  int orig_ns = -1, entered = 0, fd = -1;
   struct ifreq ifr;
 
   if (have_ns) {
-    /* thread-self, not self: setns(CLONE_NEWNET) only moves the calling thread, and it is
-     * this thread's namespace we must come back to. */
-    orig_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (orig_ns < 0) {
-      err = errno;
-      snprintf(step, sizeof step, "open current netns /proc/thread-self/ns/net");
-      goto out;
-    }
-    target_ns = open(nspath, O_RDONLY | O_CLOEXEC);
-    if (target_ns < 0) {
-      err = errno;
-      snprintf(step, sizeof step, "open netns path %s", nspath);
-      goto out;
-    }
-    if (setns(target_ns, CLONE_NEWNET) < 0) {
-      err = errno;
-      snprintf(step, sizeof step, "setns(%s)%s", nspath,
-               err == EINVAL ? " (not a network namespace?)" : "");
-      goto out;
-    }
+    err = ns_enter(nspath, &orig_ns, step, sizeof step);
+    if (err != 0) goto out;
     entered = 1;
   }
 
@@ -231,13 +249,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   err = 0;
 
 out:
-  if (entered && setns(orig_ns, CLONE_NEWNET) < 0) {
-    /* Carrying on would run the rest of the process in the container's namespace. */
-    napi_fatal_error("wgmpls_tun.open", NAPI_AUTO_LENGTH,
-                     "cannot return to the original network namespace", NAPI_AUTO_LENGTH);
-  }
-  if (target_ns >= 0) close(target_ns);
-  if (orig_ns >= 0) close(orig_ns);
+  ns_leave(orig_ns, entered, "wgmpls_tun.open");
   if (err != 0) {
     /* Closing also deletes a TUN we just created, so a failed MTU leaves nothing behind. */
     if (fd >= 0) close(fd);
@@ -614,28 +626,13 @@ static napi_value js_netns_cookie(napi_env env, napi_callback_info info) {
     if (arg_string(env, argv[0], "netnsPath", nspath, sizeof nspath) != 0) return NULL;
     have_ns = 1;
   }
-  int err = 0, orig_ns = -1, target_ns = -1, entered = 0, sock = -1;
+  int err = 0, orig_ns = -1, entered = 0, sock = -1;
   char step[STEP_LEN] = "";
   uint64_t cookie = 0;
   socklen_t len = sizeof cookie;
   if (have_ns) {
-    orig_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (orig_ns < 0) {
-      err = errno;
-      snprintf(step, sizeof step, "open current netns /proc/thread-self/ns/net");
-      goto out;
-    }
-    target_ns = open(nspath, O_RDONLY | O_CLOEXEC);
-    if (target_ns < 0) {
-      err = errno;
-      snprintf(step, sizeof step, "open netns path %s", nspath);
-      goto out;
-    }
-    if (setns(target_ns, CLONE_NEWNET) < 0) {
-      err = errno;
-      snprintf(step, sizeof step, "setns(%s)", nspath);
-      goto out;
-    }
+    err = ns_enter(nspath, &orig_ns, step, sizeof step);
+    if (err != 0) goto out;
     entered = 1;
   }
   sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -650,13 +647,8 @@ static napi_value js_netns_cookie(napi_env env, napi_callback_info info) {
     goto out;
   }
 out:
-  if (entered && setns(orig_ns, CLONE_NEWNET) < 0) {
-    napi_fatal_error("wgmpls_tun.netnsCookie", NAPI_AUTO_LENGTH,
-                     "cannot return to the original network namespace", NAPI_AUTO_LENGTH);
-  }
+  ns_leave(orig_ns, entered, "wgmpls_tun.netnsCookie");
   if (sock >= 0) close(sock);
-  if (target_ns >= 0) close(target_ns);
-  if (orig_ns >= 0) close(orig_ns);
   if (err != 0) {
     throw_errno(env, err, "%s", step);
     return NULL;
