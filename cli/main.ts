@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { startDatapath } from '../datapath/run';
 import { createLog } from '../datapath/log';
 import { runIp, runSysctl } from './ip';
+import { registerPluginCommands } from './plugin';
 
 function intOption(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -80,6 +81,8 @@ program
     process.stderr.write(r.stderr);
     process.exitCode = r.code;
   });
+
+registerPluginCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`wgmpls: ${(err as Error).message}\n`);

@@ -20,6 +20,7 @@ function why(): string | null {
   return null;
 }
 const skipReason = why();
+if (skipReason !== null && process.env.CI) throw new Error(`CI must run the Docker tests, but: ${skipReason}`);
 if (skipReason !== null) console.warn(`test/docker/image.test.ts skipped: ${skipReason}`);
 const describeDocker = skipReason === null ? describe : describe.skip;
 

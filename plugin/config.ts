@@ -1,0 +1,28 @@
+// Where the plugin keeps things on the host. Every path can be moved by an environment variable
+// so tests (and a containerised plugin) can run without touching the production locations.
+import { resolve } from 'node:path';
+
+export interface PluginPaths {
+  /** Docker finds remote drivers by socket name: /run/docker/plugins/<driver>.sock. */
+  socket: string;
+  /** state.json (keys inside: the directory is 0700, the file 0600). */
+  stateDir: string;
+  /** One log file per datapath (their stdout/stderr: a plugin restart must not cut them off). */
+  logDir: string;
+  /** Where datapaths put their UAPI sockets (fixed by `wg`, which looks only there). */
+  uapiDir: string;
+  /** The `wgmpls` CLI that runs `datapath`: this very build, so both always match. */
+  cli: string;
+}
+
+export const DRIVER_NAME = 'wgmpls';
+
+export function pluginPaths(env: NodeJS.ProcessEnv = process.env): PluginPaths {
+  return {
+    socket: env.WGMPLS_PLUGIN_SOCKET ?? `/run/docker/plugins/${DRIVER_NAME}.sock`,
+    stateDir: env.WGMPLS_STATE_DIR ?? '/var/lib/wgmpls',
+    logDir: env.WGMPLS_LOG_DIR ?? '/var/log/wgmpls',
+    uapiDir: '/var/run/wireguard',
+    cli: resolve(__dirname, '..', 'cli', 'main.js'),
+  };
+}

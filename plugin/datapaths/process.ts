@@ -1,0 +1,155 @@
+// Datapath processes as the OS sees them: spawned detached (own session and process group, output
+// to a file), so neither a plugin restart nor a signal to the plugin's terminal reaches them;
+// found again later by pid + start time; stopped with SIGTERM, then SIGKILL for the group.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DatapathRef } from '../state/types';
+
+export interface SpawnSpec {
+  cli: string;
+  ifname: string;
+  mtu: number;
+  listenAddress: string;
+  mplsPeers: 'seed' | 'any';
+  logFile: string;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface ProcStat {
+  state: string;
+  pgrp: number;
+  startTime: string;
+}
+
+/** Fields of /proc/<pid>/stat after the command name (which may itself contain spaces or ')'). */
+function procStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // f[0] is field 3 (state), f[2] field 5 (pgrp), f[19] field 22 (starttime).
+  return { state: f[0], pgrp: Number(f[2]), startTime: f[19] };
+}
+
+export function startTimeOf(pid: number): string | null {
+  return procStat(pid)?.startTime ?? null;
+}
+
+/** The process is the datapath we started (not a reused pid) and has not exited. */
+export function isAlive(ref: DatapathRef): boolean {
+  const st = procStat(ref.pid);
+  return st !== null && st.startTime === ref.startTime && st.state !== 'Z' && st.state !== 'X';
+}
+
+/** Guards against adopting an unrelated process that happens to have the recorded pid. */
+export function runsDatapath(ref: DatapathRef, ifname: string): boolean {
+  try {
+    const argv = readFileSync(`/proc/${ref.pid}/cmdline`, 'utf8').split('\0');
+    return argv.includes('datapath') && argv.includes(ifname);
+  } catch {
+    return false;
+  }
+}
+
+export function spawnDatapath(spec: SpawnSpec): DatapathRef {
+  mkdirSync(join(spec.logFile, '..'), { recursive: true, mode: 0o750 });
+  const out = openSync(spec.logFile, 'a', 0o640);
+  try {
+    const args = [spec.cli, 'datapath', spec.ifname, '--mtu', String(spec.mtu), '--listen-address', spec.listenAddress, '--mpls-peers', spec.mplsPeers];
+    const child = spawn(process.execPath, args, { detached: true, cwd: '/', stdio: ['ignore', out, out], env: process.env });
+    if (child.pid === undefined) throw new Error(`cannot start the datapath for ${spec.ifname}`);
+    // Reaped by libuv if it dies while we run; otherwise it simply outlives us.
+    child.unref();
+    child.on('error', () => undefined);
+    const startTime = startTimeOf(child.pid);
+    if (startTime === null) throw new Error(`the datapath for ${spec.ifname} exited at once (see ${spec.logFile})`);
+    return { pid: child.pid, startTime };
+  } finally {
+    closeSync(out);
+  }
+}
+
+/** SIGTERM (a clean exit removes the TUN and the socket), then SIGKILL for the whole group. */
+export async function stopDatapath(ref: DatapathRef, graceMs = 5000): Promise<'exited' | 'killed' | 'gone'> {
+  if (!isAlive(ref)) return 'gone';
+  try {
+    process.kill(ref.pid, 'SIGTERM');
+  } catch {
+    return 'gone';
+  }
+  const end = Date.now() + graceMs;
+  while (Date.now() < end) {
+    if (!isAlive(ref)) return 'exited';
+    await sleep(25);
+  }
+  const st = procStat(ref.pid);
+  try {
+    // Only the group it leads (detached: pgid = pid), never anything else.
+    if (st !== null && st.pgrp === ref.pid) process.kill(-ref.pid, 'SIGKILL');
+    else process.kill(ref.pid, 'SIGKILL');
+  } catch {
+    // exited meanwhile
+  }
+  for (let i = 0; i < 100 && isAlive(ref); i++) await sleep(20);
+  return 'killed';
+}
+
+/** The last non-empty lines of a datapath's log, for error messages. */
+export function logTail(file: string, lines = 3): string {
+  try {
+    const text = readFileSync(file, 'utf8').trimEnd();
+    return text.split('\n').slice(-lines).join(' | ');
+  } catch {
+    return '';
+  }
+}
+
+export function removeIfExists(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // not there
+  }
+}
+
+export function socketExists(file: string): boolean {
+  try {
+    return statSync(file).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The name the TUN has now, read from the datapath's own fd (/proc/<pid>/fdinfo shows "iff:" for
+ * a TUN fd): after Join Docker has renamed it wgm0, wgm1... inside the container, and only the
+ * fd holder can tell which of those is ours.
+ */
+export function currentTunName(pid: number): string | null {
+  const dir = `/proc/${pid}/fd`;
+  let fds: string[];
+  try {
+    fds = readdirSync(dir);
+  } catch {
+    return null;
+  }
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(join(dir, fd)) !== '/dev/net/tun') continue;
+      const m = /^iff:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) return m[1];
+    } catch {
+      // fd closed meanwhile
+    }
+  }
+  return null;
+}
+
+export function linkExists(ifname: string): boolean {
+  return existsSync(`/sys/class/net/${ifname}`);
+}

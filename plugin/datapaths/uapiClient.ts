@@ -1,0 +1,161 @@
+// Talks to a datapath over its UAPI socket (/var/run/wireguard/<ifname>.sock), the same protocol
+// `wg` speaks, so the plugin needs no wg binary and the datapath no plugin-specific interface.
+// Requests carry private keys: neither requests nor responses are ever logged.
+import { connect } from 'node:net';
+import { join } from 'node:path';
+
+export interface PeerSpec {
+  /** 64 hex digits. */
+  publicKey: string;
+  /** "127.0.0.1:51820" / "[::1]:51820". */
+  endpoint: string;
+  /** Replace the peer's allowed-ips with exactly these prefixes. */
+  allowedIps: string[];
+  persistentKeepalive?: number;
+}
+
+export interface DeviceSet {
+  privateKey?: string;
+  listenPort?: number;
+  peers?: PeerSpec[];
+  /** Public keys of peers to remove. */
+  remove?: string[];
+}
+
+export interface PeerStatus {
+  publicKey: string;
+  endpoint: string | null;
+  lastHandshakeSec: number;
+  rxBytes: number;
+  txBytes: number;
+  persistentKeepalive: number;
+  allowedIps: string[];
+}
+
+export interface DeviceStatus {
+  /** Derived from the private key on our side; the private key itself is dropped while parsing. */
+  hasPrivateKey: boolean;
+  listenPort: number;
+  peers: PeerStatus[];
+}
+
+export class UapiError extends Error {
+  constructor(
+    message: string,
+    readonly errno?: number,
+  ) {
+    super(message);
+  }
+}
+
+export function formatSet(s: DeviceSet): string {
+  const lines = ['set=1'];
+  if (s.privateKey !== undefined) lines.push(`private_key=${s.privateKey}`);
+  if (s.listenPort !== undefined) lines.push(`listen_port=${s.listenPort}`);
+  for (const p of s.peers ?? []) {
+    lines.push(`public_key=${p.publicKey}`, `endpoint=${p.endpoint}`, 'replace_allowed_ips=true');
+    for (const a of p.allowedIps) lines.push(`allowed_ip=${a}`);
+    if (p.persistentKeepalive !== undefined) lines.push(`persistent_keepalive_interval=${p.persistentKeepalive}`);
+  }
+  for (const k of s.remove ?? []) lines.push(`public_key=${k}`, 'remove=true');
+  return lines.join('\n') + '\n\n';
+}
+
+export function parseGet(text: string): DeviceStatus {
+  const status: DeviceStatus = { hasPrivateKey: false, listenPort: 0, peers: [] };
+  let peer: PeerStatus | null = null;
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    switch (key) {
+      case 'private_key':
+        status.hasPrivateKey = true;
+        break;
+      case 'listen_port':
+        status.listenPort = Number(value);
+        break;
+      case 'public_key':
+        peer = { publicKey: value, endpoint: null, lastHandshakeSec: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0, allowedIps: [] };
+        status.peers.push(peer);
+        break;
+      case 'endpoint':
+        if (peer) peer.endpoint = value;
+        break;
+      case 'last_handshake_time_sec':
+        if (peer) peer.lastHandshakeSec = Number(value);
+        break;
+      case 'rx_bytes':
+        if (peer) peer.rxBytes = Number(value);
+        break;
+      case 'tx_bytes':
+        if (peer) peer.txBytes = Number(value);
+        break;
+      case 'persistent_keepalive_interval':
+        if (peer) peer.persistentKeepalive = Number(value);
+        break;
+      case 'allowed_ip':
+        if (peer) peer.allowedIps.push(value);
+        break;
+      case 'errno':
+        if (value !== '0') throw new UapiError(`get failed with errno ${value}`, Math.abs(Number(value)));
+        break;
+      default:
+        break;
+    }
+  }
+  return status;
+}
+
+export function uapiSocketPath(uapiDir: string, ifname: string): string {
+  return join(uapiDir, `${ifname}.sock`);
+}
+
+/** One request, one response (which always ends with an empty line). */
+function exchange(socketPath: string, request: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath);
+    let data = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new UapiError(`no answer on ${socketPath} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      data += chunk;
+      if (data.endsWith('\n\n')) {
+        clearTimeout(timer);
+        sock.end();
+        resolve(data);
+      }
+    });
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new UapiError(`${socketPath}: ${err.message}`));
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      reject(new UapiError(`${socketPath} closed the connection without an answer`));
+    });
+    sock.write(request);
+  });
+}
+
+export class UapiClient {
+  constructor(
+    readonly socketPath: string,
+    private readonly timeoutMs = 3000,
+  ) {}
+
+  async get(): Promise<DeviceStatus> {
+    return parseGet(await exchange(this.socketPath, 'get=1\n\n', this.timeoutMs));
+  }
+
+  async set(s: DeviceSet): Promise<void> {
+    const answer = await exchange(this.socketPath, formatSet(s), this.timeoutMs);
+    const m = /errno=(-?\d+)/.exec(answer);
+    const errno = m ? Math.abs(Number(m[1])) : NaN;
+    if (errno !== 0) throw new UapiError(`set refused with errno ${Number.isNaN(errno) ? '?' : errno}`, errno);
+  }
+}

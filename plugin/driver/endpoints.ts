@@ -1,0 +1,126 @@
+// CreateEndpoint / DeleteEndpoint / Join / Leave / EndpointOperInfo.
+//
+// An endpoint is one datapath process with its own key and UDP port; its TUN is created in the
+// host namespace at CreateEndpoint (so the MTU is set before Docker takes it: Docker leaves it
+// alone) and handed to Docker by name at Join, which moves it into the container as wgm0, wgm1...
+import { generatePrivateKey, publicKey } from '../../datapath/crypto/x25519';
+import { DriverError } from '../api/errors';
+import type { CreateEndpointRequest, JoinRequest } from '../api/schemas';
+import { short } from '../datapaths/supervisor';
+import { linkExists } from '../datapaths/process';
+import type { EndpointState } from '../state/types';
+import type { DriverContext } from './context';
+import { DEFAULT_PORT_BASE, allocatePort } from './ports';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** 15 characters, Linux's limit: "wgm" + 12 hex digits of the endpoint id. */
+export function tunName(endpointId: string): string {
+  return `wgm${endpointId.slice(0, 12)}`;
+}
+
+export interface CreateEndpointResponse {
+  /** Empty on purpose: Docker's IPAM address stands, and a TUN has no MAC to report. */
+  Interface: Record<string, never>;
+}
+
+export async function createEndpoint(ctx: DriverContext, req: CreateEndpointRequest): Promise<CreateEndpointResponse> {
+  const network = ctx.store.network(req.NetworkID);
+  if (!network) throw new DriverError(`network ${short(req.NetworkID)} is unknown to the wgmpls driver (its state was lost?); recreate the network`);
+  const existing = ctx.store.endpoint(req.EndpointID);
+  if (existing) {
+    ctx.log.warn({ endpoint: short(existing.id) }, 'CreateEndpoint for an endpoint that exists; keeping it');
+    return { Interface: {} };
+  }
+  const members = ctx.store.endpointsOf(network.id);
+  if (network.mplsPeers === 'seed' && members.length >= 2) {
+    throw new DriverError(
+      'this network has wgmpls.mpls-peers=seed, which allows exactly two endpoints (one peer holds 0.0.0.0 and is the only MPLS peer); create the network with wgmpls.mpls-peers=any for more',
+    );
+  }
+  const ifname = tunName(req.EndpointID);
+  if (ctx.store.endpoints().some((e) => e.ifname === ifname) || linkExists(ifname)) {
+    throw new DriverError(`interface ${ifname} already exists on this host`);
+  }
+  const taken = new Set(ctx.store.endpoints().map((e) => e.port));
+  const port = await allocatePort(network.underlay, network.portBase ?? DEFAULT_PORT_BASE, taken);
+  const priv = generatePrivateKey();
+  const ep: EndpointState = {
+    id: req.EndpointID,
+    networkId: network.id,
+    ifname,
+    privateKey: hex(priv),
+    publicKey: hex(publicKey(priv)),
+    port,
+    createdAt: new Date().toISOString(),
+  };
+  if (req.Interface?.Address) ep.address = req.Interface.Address;
+  if (req.Interface?.AddressIPv6) ep.addressIPv6 = req.Interface.AddressIPv6;
+  // Saved before the process exists: if we die in between, the supervisor finishes the job.
+  ctx.store.putEndpoint(ep);
+  try {
+    await ctx.supervisor.start(ep);
+  } catch (err) {
+    const cur = ctx.store.endpoint(ep.id) ?? ep;
+    await ctx.supervisor.stop(cur);
+    ctx.store.deleteEndpoint(ep.id);
+    throw err;
+  }
+  await ctx.supervisor.syncNetwork(network.id, ep.id);
+  ctx.log.info({ network: short(network.id), endpoint: short(ep.id), ifname, port, address: ep.address, addressIPv6: ep.addressIPv6, peers: members.length }, 'endpoint created');
+  return { Interface: {} };
+}
+
+export async function deleteEndpoint(ctx: DriverContext, endpointId: string): Promise<Record<string, never>> {
+  const ep = ctx.store.endpoint(endpointId);
+  if (!ep) {
+    // Docker retries teardown after failures; refusing would leave it stuck.
+    ctx.log.warn({ endpoint: short(endpointId) }, 'DeleteEndpoint for an unknown endpoint; nothing to do');
+    return {};
+  }
+  await ctx.supervisor.stop(ep);
+  ctx.store.deleteEndpoint(ep.id);
+  await ctx.supervisor.syncNetwork(ep.networkId);
+  ctx.log.info({ network: short(ep.networkId), endpoint: short(ep.id), ifname: ep.ifname }, 'endpoint deleted');
+  return {};
+}
+
+export interface JoinResponse {
+  InterfaceName: { SrcName: string; DstPrefix: string };
+  DisableGatewayService: boolean;
+}
+
+export function join(ctx: DriverContext, req: JoinRequest): JoinResponse {
+  const ep = ctx.store.endpoint(req.EndpointID);
+  if (!ep) throw new DriverError(`endpoint ${short(req.EndpointID)} is unknown to the wgmpls driver`);
+  // Only recorded: the namespace file may not exist yet, and asking dockerd about the container
+  // from in here would block until this very Join returns.
+  ctx.store.patchEndpoint(ep.id, { sandboxKey: req.SandboxKey, containerIfname: undefined });
+  ctx.log.info({ endpoint: short(ep.id), ifname: ep.ifname, sandboxKey: req.SandboxKey }, 'endpoint joined');
+  return {
+    InterfaceName: { SrcName: ep.ifname, DstPrefix: 'wgm' },
+    // No default route through the tunnel (nothing answers at the IPAM gateway) and no
+    // docker_gwbridge either: the container keeps whatever default route its other networks
+    // give, and a wgmpls-only container has just its links, as a lab router should.
+    DisableGatewayService: true,
+  };
+}
+
+export function leave(ctx: DriverContext, endpointId: string): Record<string, never> {
+  const ep = ctx.store.endpoint(endpointId);
+  if (!ep) {
+    ctx.log.warn({ endpoint: short(endpointId) }, 'Leave for an unknown endpoint; nothing to do');
+    return {};
+  }
+  // The datapath keeps running until DeleteEndpoint; Docker moves the TUN back to the host.
+  ctx.store.patchEndpoint(ep.id, { sandboxKey: undefined, containerIfname: undefined });
+  ctx.log.info({ endpoint: short(ep.id), ifname: ep.ifname }, 'endpoint left its container');
+  return {};
+}
+
+export function operInfo(ctx: DriverContext, endpointId: string): { Value: Record<string, string | number> } {
+  const ep = ctx.store.endpoint(endpointId);
+  if (!ep) return { Value: {} };
+  // Public values only: what a user needs to find the endpoint with `wg show`.
+  return { Value: { 'wgmpls.ifname': ep.ifname, 'wgmpls.port': ep.port, 'wgmpls.public-key': Buffer.from(ep.publicKey, 'hex').toString('base64') } };
+}

@@ -1,0 +1,70 @@
+// `wgmpls plugin`: the Docker network driver in the foreground. Start-up order matters: state
+// first, then the datapaths (re-adopted or restarted), and only then the socket - dockerd sends
+// CreateEndpoint/Join for restarting containers as soon as it can reach us, and those need the
+// networks loaded. On SIGTERM/SIGINT the plugin leaves and its datapaths keep forwarding.
+import type { Server } from 'node:http';
+import { createLog, Log } from '../datapath/log';
+import { driverRoutes } from './api/routes';
+import { buildApp, listen, socketAnswers } from './api/server';
+import { pluginPaths } from './config';
+import { removeIfExists } from './datapaths/process';
+import { Supervisor } from './datapaths/supervisor';
+import { dockerView } from './docker/view';
+import { pruneOrphans } from './driver/orphans';
+import { Mutex } from './lock';
+import { StateStore } from './state/store';
+
+const PRUNE_RETRY_MS = 30_000;
+
+export interface RunningPlugin {
+  server: Server;
+  supervisor: Supervisor;
+  stop(): Promise<void>;
+}
+
+export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<RunningPlugin> {
+  const paths = pluginPaths();
+  // Before touching any datapath: a second instance would fight the first over them.
+  if (await socketAnswers(paths.socket)) throw new Error(`another driver already answers on ${paths.socket}`);
+  const store = StateStore.open(paths.stateDir);
+  const mutex = new Mutex();
+  const supervisor = new Supervisor(store, mutex, paths, log);
+  log.info({ state: store.file, networks: store.networks().length, endpoints: store.endpoints().length }, 'state loaded');
+  await supervisor.adoptAll();
+  const ctx = { store, supervisor, log };
+  const app = buildApp(driverRoutes(ctx), mutex, log);
+  const server = await listen(app, paths.socket);
+  supervisor.startMonitoring();
+  log.info({ socket: paths.socket }, 'wgmpls network driver listening');
+
+  // Once dockerd answers (it may start after us), forget what it forgot while we were away.
+  let pruneTimer: NodeJS.Timeout | null = null;
+  let stopping = false;
+  const prune = (): void => {
+    pruneTimer = null;
+    pruneOrphans(ctx, mutex, () => dockerView()).then(
+      (done) => {
+        if (!done && !stopping) pruneTimer = setTimeout(prune, PRUNE_RETRY_MS);
+      },
+      (err: Error) => log.error({ err: err.message }, 'cannot compare the state with dockerd'),
+    );
+  };
+  prune();
+  return {
+    server,
+    supervisor,
+    async stop() {
+      stopping = true;
+      if (pruneTimer) clearTimeout(pruneTimer);
+      supervisor.stopMonitoring();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // dockerd keeps its connections open between calls; they must not hold the exit up.
+      server.closeAllConnections();
+      await closed;
+      removeIfExists(paths.socket);
+      // Finish what is under way (a datapath being started) before the process goes.
+      await mutex.run(async () => undefined);
+      log.info({}, 'wgmpls network driver stopped; datapaths keep running');
+    },
+  };
+}

@@ -1,0 +1,168 @@
+// `wgmpls show`: every wgmpls network, endpoint, container and peer, with handshakes and
+// transfer counters, as `wg show` prints them but with Docker's names. Reads the plugin's state
+// file and asks each datapath over UAPI; works whether or not the plugin is running.
+// Never prints a private key (the UAPI answer has it: it is dropped while parsing).
+import { pluginPaths } from './config';
+import { dockerNames } from './docker/names';
+import { isAlive } from './datapaths/process';
+import { DeviceStatus, UapiClient, uapiSocketPath } from './datapaths/uapiClient';
+import { StateStore } from './state/store';
+import type { EndpointState, NetworkState } from './state/types';
+
+export interface ShowResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const b64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');
+const short = (id: string): string => id.slice(0, 12);
+
+export interface PeerView {
+  publicKey: string;
+  endpointId: string | null;
+  container: string | null;
+  endpoint: string | null;
+  allowedIps: string[];
+  latestHandshake: number;
+  rxBytes: number;
+  txBytes: number;
+}
+
+export interface EndpointView {
+  id: string;
+  container: string | null;
+  ifname: string;
+  containerIfname: string | null;
+  addresses: string[];
+  publicKey: string;
+  port: number;
+  datapath: { pid: number | null; running: boolean; error?: string };
+  peers: PeerView[];
+}
+
+export interface NetworkView {
+  id: string;
+  name: string | null;
+  mtu: number;
+  underlay: string;
+  mplsPeers: string;
+  subnets: string[];
+  endpoints: EndpointView[];
+}
+
+async function endpointView(ep: EndpointState, all: readonly EndpointState[], containers: ReadonlyMap<string, string>): Promise<EndpointView> {
+  const running = ep.datapath !== undefined && isAlive(ep.datapath);
+  const view: EndpointView = {
+    id: ep.id,
+    container: containers.get(ep.id) ?? null,
+    ifname: ep.ifname,
+    containerIfname: ep.containerIfname ?? null,
+    addresses: [ep.address, ep.addressIPv6].filter((a): a is string => a !== undefined),
+    publicKey: b64(ep.publicKey),
+    port: ep.port,
+    datapath: { pid: ep.datapath?.pid ?? null, running },
+    peers: [],
+  };
+  if (!running) return view;
+  let status: DeviceStatus;
+  try {
+    status = await new UapiClient(uapiSocketPath(pluginPaths().uapiDir, ep.ifname)).get();
+  } catch (err) {
+    view.datapath.error = (err as Error).message;
+    return view;
+  }
+  const byKey = new Map(all.map((e) => [e.publicKey, e]));
+  view.peers = status.peers.map((p) => {
+    const other = byKey.get(p.publicKey);
+    return {
+      publicKey: b64(p.publicKey),
+      endpointId: other?.id ?? null,
+      container: other ? (containers.get(other.id) ?? null) : null,
+      endpoint: p.endpoint,
+      allowedIps: p.allowedIps,
+      latestHandshake: p.lastHandshakeSec,
+      rxBytes: p.rxBytes,
+      txBytes: p.txBytes,
+    };
+  });
+  return view;
+}
+
+export async function collect(): Promise<NetworkView[]> {
+  const store = StateStore.read(pluginPaths().stateDir);
+  const networks = store.networks().sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  const names = await dockerNames(networks.map((n) => n.id));
+  const all = store.endpoints();
+  const out: NetworkView[] = [];
+  for (const n of networks) {
+    const endpoints: EndpointView[] = [];
+    for (const ep of store.endpointsOf(n.id)) endpoints.push(await endpointView(ep, all, names.containers));
+    out.push(networkView(n, names.networks.get(n.id) ?? null, endpoints));
+  }
+  return out;
+}
+
+function networkView(n: NetworkState, name: string | null, endpoints: EndpointView[]): NetworkView {
+  return { id: n.id, name, mtu: n.mtu, underlay: n.underlay, mplsPeers: n.mplsPeers, subnets: [...n.ipv4, ...n.ipv6].map((d) => d.pool), endpoints };
+}
+
+function ago(sec: number, now: number): string {
+  if (sec === 0) return 'never';
+  const d = Math.max(0, Math.round(now - sec));
+  if (d < 60) return `${d} second${d === 1 ? '' : 's'} ago`;
+  const m = Math.floor(d / 60);
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'}, ${d % 60} seconds ago`;
+  return `${Math.floor(m / 60)} hours, ${m % 60} minutes ago`;
+}
+
+function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(2)} ${units[i]}`;
+}
+
+export function formatShow(networks: readonly NetworkView[], now = Date.now() / 1000): string {
+  if (networks.length === 0) return 'no wgmpls networks\n';
+  const lines: string[] = [];
+  for (const n of networks) {
+    lines.push(`network ${n.name ?? '(unknown to docker)'} (${short(n.id)})`);
+    lines.push(`  mtu ${n.mtu}, underlay ${n.underlay}, mpls-peers ${n.mplsPeers}, subnets ${n.subnets.join(' ') || '-'}`);
+    if (n.endpoints.length === 0) lines.push('  no endpoints');
+    for (const e of n.endpoints) {
+      const where = e.containerIfname ? `${e.containerIfname} in ${e.container ?? 'a container'}` : `not in a container`;
+      lines.push('', `  endpoint ${short(e.id)}: ${e.container ?? '-'}`);
+      lines.push(`    interface: ${e.ifname} (${where})`);
+      lines.push(`    addresses: ${e.addresses.join(' ') || '-'}`);
+      lines.push(`    public key: ${e.publicKey}`);
+      lines.push(`    listening port: ${e.port}`);
+      const dp = e.datapath.running ? `pid ${e.datapath.pid}, running` : `not running${e.datapath.pid ? ` (was pid ${e.datapath.pid})` : ''}`;
+      lines.push(`    datapath: ${dp}${e.datapath.error ? `, UAPI: ${e.datapath.error}` : ''}`);
+      for (const p of e.peers) {
+        const who = p.endpointId ? `endpoint ${short(p.endpointId)}${p.container ? `, ${p.container}` : ''}` : 'not a wgmpls endpoint';
+        lines.push('', `    peer: ${p.publicKey} (${who})`);
+        lines.push(`      endpoint: ${p.endpoint ?? '(none)'}`);
+        lines.push(`      allowed ips: ${p.allowedIps.join(', ') || '(none)'}`);
+        lines.push(`      latest handshake: ${ago(p.latestHandshake, now)}`);
+        lines.push(`      transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`);
+      }
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export async function showAll(opts: { json: boolean }): Promise<ShowResult> {
+  let networks: NetworkView[];
+  try {
+    networks = await collect();
+  } catch (err) {
+    return { code: 1, stdout: '', stderr: `wgmpls show: ${(err as Error).message}\n` };
+  }
+  return { code: 0, stdout: opts.json ? JSON.stringify({ networks }, null, 2) + '\n' : formatShow(networks), stderr: '' };
+}

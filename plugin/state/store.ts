@@ -1,0 +1,131 @@
+// state.json on disk and its in-memory copy. Every change is written before the change is
+// acknowledged to Docker, atomically (tmp + fsync + rename + fsync of the directory), so a crash
+// or power cut leaves either the old or the new state, never a torn file: the private keys in
+// it are the only copy there is.
+import { chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { EndpointState, NetworkState, State, StateSchema, emptyState } from './types';
+
+export const STATE_FILE = 'state.json';
+
+export class StateError extends Error {}
+
+export class StateStore {
+  private state: State;
+
+  private constructor(
+    readonly dir: string,
+    state: State,
+  ) {
+    this.state = state;
+  }
+
+  /** Loads (or starts empty when there is no file yet). A corrupt file is an error, not a reset. */
+  static open(dir: string): StateStore {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    return StateStore.read(dir);
+  }
+
+  /** Loads without creating anything (for readers such as `wgmpls show`); never saves. */
+  static read(dir: string): StateStore {
+    const file = join(dir, STATE_FILE);
+    if (!existsSync(file)) return new StateStore(dir, emptyState());
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new StateError(`${file} is not valid JSON (${(err as Error).message}); move it away to start from an empty state`);
+    }
+    const parsed = StateSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new StateError(`${file} does not match the state schema at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    }
+    return new StateStore(dir, parsed.data);
+  }
+
+  get file(): string {
+    return join(this.dir, STATE_FILE);
+  }
+
+  network(id: string): NetworkState | undefined {
+    return this.state.networks[id];
+  }
+
+  networks(): NetworkState[] {
+    return Object.values(this.state.networks);
+  }
+
+  endpoint(id: string): EndpointState | undefined {
+    return this.state.endpoints[id];
+  }
+
+  endpoints(): EndpointState[] {
+    return Object.values(this.state.endpoints);
+  }
+
+  /** A network's endpoints in a stable order (creation, then id), so peer lists are deterministic. */
+  endpointsOf(networkId: string): EndpointState[] {
+    return this.endpoints()
+      .filter((e) => e.networkId === networkId)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  putNetwork(n: NetworkState): void {
+    this.state.networks[n.id] = n;
+    this.save();
+  }
+
+  deleteNetwork(id: string): void {
+    delete this.state.networks[id];
+    this.save();
+  }
+
+  putEndpoint(e: EndpointState): void {
+    this.state.endpoints[e.id] = e;
+    this.save();
+  }
+
+  /** Changes some fields of an existing endpoint; returns the new record (undefined if gone). */
+  patchEndpoint(id: string, patch: Partial<EndpointState>): EndpointState | undefined {
+    const cur = this.state.endpoints[id];
+    if (!cur) return undefined;
+    const next: EndpointState = { ...cur, ...patch };
+    // `undefined` in a patch means "forget this field", not "keep a key with no value".
+    for (const k of Object.keys(patch) as (keyof EndpointState)[]) if (patch[k] === undefined) delete next[k];
+    this.state.endpoints[id] = next;
+    this.save();
+    return next;
+  }
+
+  deleteEndpoint(id: string): void {
+    delete this.state.endpoints[id];
+    this.save();
+  }
+
+  private save(): void {
+    const file = this.file;
+    const tmp = `${file}.tmp-${process.pid}`;
+    const data = JSON.stringify(this.state, null, 2) + '\n';
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      fchmodSync(fd, 0o600); // the mode given to open is ignored when a stale tmp file exists
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      unlinkSync(tmp);
+      throw err;
+    }
+    closeSync(fd);
+    renameSync(tmp, file);
+    // The rename itself is only durable once the directory entry is.
+    const dfd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  }
+}
