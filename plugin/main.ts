@@ -9,6 +9,7 @@ import { buildApp, listen, socketAnswers } from './api/server';
 import { pluginPaths } from './config';
 import { removeIfExists } from './datapaths/process';
 import { Supervisor } from './datapaths/supervisor';
+import { DockerEvents } from './docker/events';
 import { dockerView } from './docker/view';
 import { pruneOrphans } from './driver/orphans';
 import { Mutex } from './lock';
@@ -31,10 +32,12 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
   const supervisor = new Supervisor(store, mutex, paths, log);
   log.info({ state: store.file, networks: store.networks().length, endpoints: store.endpoints().length }, 'state loaded');
   await supervisor.adoptAll();
-  const ctx = { store, supervisor, log };
+  const events = new DockerEvents(log);
+  const ctx = { store, supervisor, log, events };
   const app = buildApp(driverRoutes(ctx), mutex, log);
   const server = await listen(app, paths.socket);
   supervisor.startMonitoring();
+  events.start();
   log.info({ socket: paths.socket }, 'wgmpls network driver listening');
 
   // Once dockerd answers (it may start after us), forget what it forgot while we were away.
@@ -57,6 +60,7 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
       stopping = true;
       if (pruneTimer) clearTimeout(pruneTimer);
       supervisor.stopMonitoring();
+      events.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // dockerd keeps its connections open between calls; they must not hold the exit up.
       server.closeAllConnections();

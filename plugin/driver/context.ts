@@ -2,9 +2,12 @@
 import type { Log } from '../../datapath/log';
 import type { Supervisor } from '../datapaths/supervisor';
 import type { StateStore } from '../state/store';
+import type { DockerEvents } from '../docker/events';
 
 export interface DriverContext {
   store: StateStore;
   supervisor: Supervisor;
   log: Log;
+  /** Docker's event stream (container start/die/destroy, network connect/disconnect). */
+  events?: DockerEvents;
 }
