@@ -6,6 +6,7 @@ import { UdpConn } from './conn/udp';
 import { TunDevice } from './tun/tunDevice';
 import { UapiServer } from './ipc/server';
 import { LsrEndpoint } from './lsr/endpoint';
+import { gcStaleTables } from './lsr/store';
 import { warmUp } from './device/warmup';
 import { Log } from './log';
 import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC } from './tun/tunDevice';
@@ -96,6 +97,14 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
     (code) => log.warn({ code }, 'TUN read error'),
   );
   log.info({ ifname: tun.name, mtu, port: dev.port, uapi: uapi.path, warmUpMs: Math.round(warmMs) }, 'datapath up');
+  setImmediate(() => {
+    try {
+      const gone = gcStaleTables();
+      if (gone.length) log.info({ tables: gone.length }, 'removed the label tables of namespaces that no longer exist');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'label table clean-up failed');
+    }
+  });
 
   // Docker moves an endpoint's TUN into the container and renames it: the LSR follows the TUN.
   let heldNs: number | null = null;

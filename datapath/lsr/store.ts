@@ -3,7 +3,7 @@
 //   /run/wgmpls/lsr/<nsid>/<ifname>.sock one per endpoint: hand-over between siblings
 // <nsid> is the namespace's cookie, the one identity every process that can see the namespace
 // agrees on (a datapath may live in the host namespace with its TUN inside).
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeSync, chmodSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeSync, chmodSync, rmSync, statSync } from 'node:fs';
 import { loadTunAddon } from '../tun/native';
 import { join } from 'node:path';
 import { ipToString, parseIp, parsePrefix, prefixToString } from '../net/addr';
@@ -102,4 +102,60 @@ export function endpointsIn(dir: string): string[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.sock'))
     .map((f) => f.slice(0, -'.sock'.length));
+}
+
+/** Where network namespaces can be found pinned: every process's, and the bind mounts of ip and Docker. */
+function livePins(): string[] {
+  const pins: string[] = [];
+  for (const pid of readdirSync('/proc')) if (/^\d+$/.test(pid)) pins.push(`/proc/${pid}/ns/net`);
+  for (const dir of ['/var/run/netns', '/var/run/docker/netns']) {
+    try {
+      for (const f of readdirSync(dir)) pins.push(join(dir, f));
+    } catch {
+      // not there on this host
+    }
+  }
+  return pins;
+}
+
+/**
+ * Removes the tables of namespaces that no longer exist (a container removed, a namespace
+ * deleted): their cookie is never reused, so nothing could ever read them again. Only
+ * directories untouched for `minAgeMs` go, so a namespace being set up is never raced.
+ */
+export function gcStaleTables(minAgeMs = 60_000): string[] {
+  let dirs: string[];
+  try {
+    dirs = readdirSync(LSR_ROOT);
+  } catch {
+    return [];
+  }
+  const seen = new Set<string>();
+  const live = new Set<string>();
+  const addon = loadTunAddon();
+  for (const pin of livePins()) {
+    try {
+      const st = statSync(pin);
+      const key = `${st.dev}:${st.ino}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      live.add(addon.netnsCookie(pin));
+    } catch {
+      // the process exited meanwhile, or the pin is not a namespace
+    }
+  }
+  const removed: string[] = [];
+  const now = Date.now();
+  for (const d of dirs) {
+    if (live.has(d)) continue;
+    const path = join(LSR_ROOT, d);
+    try {
+      if (now - statSync(path).mtimeMs < minAgeMs) continue;
+      rmSync(path, { recursive: true, force: true });
+      removed.push(d);
+    } catch {
+      // raced with another datapath's clean-up
+    }
+  }
+  return removed;
 }
