@@ -20,7 +20,11 @@
 //     (`proto boot`, `table main`, `scope` as ip would set it, `metric 1024` on IPv6,
 //     `pref medium`, `unicast`), so every line `ip route show` prints can be fed back.
 import type { Prefix } from '../device/config';
-import { Family, FIRST_UNRESERVED_LABEL, IpRoute, MAX_LABEL, MAX_LABEL_STACK, MplsRoute, NextHop, RouteError } from './model';
+import { Family, FIRST_UNRESERVED_LABEL, IpRoute, MAX_LABEL, MAX_LABEL_STACK, MplsRoute, NextHop } from './model';
+import { fail, matches, q, strtoulWhole } from './syntaxUtil';
+import { familyName, familyOfAddr, formatAddr, maskAddr, parseAddr, parseIpPrefix, sameBytes } from './addrSyntax';
+
+export { familyName, familyOfAddr, formatAddr, maskAddr };
 
 export type IpFamily = 'mpls' | 'inet' | 'inet6';
 export type IpVerb = 'add' | 'del' | 'replace' | 'change' | 'show' | 'flush';
@@ -73,7 +77,7 @@ export const IMPLICIT_NULL = 3;
 const IPV4_EXPLICIT_NULL = 0;
 const IPV6_EXPLICIT_NULL = 2;
 /** Kernel default metric of IPv6 routes added from userspace (IP6_RT_PRIO_USER). */
-const IPV6_DEFAULT_METRIC = 1024;
+export const IPV6_DEFAULT_METRIC = 1024;
 
 export const USAGE = [
   'Usage: wgmpls ip [ -f { mpls | inet | inet6 } | -M | -4 | -6 ] [ -s ] [ -d ] [ -j ] route COMMAND',
@@ -85,30 +89,7 @@ export const USAGE = [
 ].join('\n');
 
 // ---------------------------------------------------------------------------------------
-// iproute2's matches(): true when `word` is a non-empty prefix of `keyword`.
-
-function matches(word: string, keyword: string): boolean {
-  return word.length > 0 && keyword.startsWith(word);
-}
-
-function fail(message: string): never {
-  throw new RouteError(message);
-}
-
-function q(s: string): string {
-  return `"${s}"`;
-}
-
-// ---------------------------------------------------------------------------------------
-// Numbers, labels, addresses.
-
-/** strtoul(s, &end, 0) consuming the whole string, digits only (no sign or spaces); null if not. */
-function strtoulWhole(s: string): number | null {
-  if (/^0[xX][0-9a-fA-F]+$/.test(s)) return parseInt(s.slice(2), 16);
-  if (/^0[0-7]*$/.test(s)) return parseInt(s, 8);
-  if (/^[1-9][0-9]*$/.test(s)) return Number(s);
-  return null;
-}
+// Labels.
 
 /** Parses "L1/L2/..." (outermost first) like mpls_pton; checks syntax, range and count only. */
 function parseLabelList(text: string): number[] {
@@ -152,185 +133,6 @@ function parseOutgoingLabels(text: string): number[] {
     if (v < FIRST_UNRESERVED_LABEL && v !== IPV4_EXPLICIT_NULL && v !== IPV6_EXPLICIT_NULL) reservedLabel(v);
   }
   return labels;
-}
-
-/** iproute2's get_addr_ipv4: 1-4 dot-separated strtoul(…, 0) parts, missing ones zero. */
-function parseIpv4(s: string): Uint8Array | null {
-  const parts = s.split('.');
-  if (parts.length > 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < parts.length; i++) {
-    const v = strtoulWhole(parts[i]);
-    if (v === null || v > 255) return null;
-    out[i] = v;
-  }
-  return out;
-}
-
-/** inet_pton(AF_INET6) as glibc: hex groups, one "::", optional dotted quad as the last group. */
-function parseIpv6(s: string): Uint8Array | null {
-  if (!/^[0-9a-fA-F:.]+$/.test(s)) return null;
-  const dbl = s.indexOf('::');
-  if (dbl !== -1 && s.indexOf('::', dbl + 1) !== -1) return null;
-  const groupsOf = (t: string): string[] | null => {
-    if (t === '') return [];
-    const g = t.split(':');
-    return g.some((x) => x === '') ? null : g;
-  };
-  const left = dbl === -1 ? groupsOf(s) : groupsOf(s.slice(0, dbl));
-  const right = dbl === -1 ? [] : groupsOf(s.slice(dbl + 2));
-  if (!left || !right) return null;
-  // A dotted quad may only end the string.
-  const toWords = (groups: string[], endsString: boolean): number[] | null => {
-    const words: number[] = [];
-    for (let k = 0; k < groups.length; k++) {
-      const g = groups[k];
-      if (g.includes('.')) {
-        if (!endsString || k !== groups.length - 1) return null;
-        const oct = g.split('.');
-        if (oct.length !== 4 || oct.some((o) => !/^(0|[1-9][0-9]{0,2})$/.test(o) || Number(o) > 255)) return null;
-        const b = oct.map(Number);
-        words.push((b[0] << 8) | b[1], (b[2] << 8) | b[3]);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-        words.push(parseInt(g, 16));
-      }
-    }
-    return words;
-  };
-  const lw = toWords(left, dbl === -1);
-  const rw = toWords(right, true);
-  if (!lw || !rw) return null;
-  const n = lw.length + rw.length;
-  if (dbl === -1 ? n !== 8 : n > 7) return null; // "::" stands for at least one zero group
-  const all = [...lw, ...new Array<number>(8 - n).fill(0), ...rw];
-  const out = new Uint8Array(16);
-  all.forEach((w, i) => {
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 0xff;
-  });
-  return out;
-}
-
-function familyOfAddr(addr: Uint8Array): Family {
-  return addr.length === 16 ? 6 : 4;
-}
-
-function familyName(f: Family): 'inet' | 'inet6' {
-  return f === 6 ? 'inet6' : 'inet';
-}
-
-/** An address of either family by its looks (':' means IPv6), as iproute2's get_addr_1. */
-function parseAddr(s: string): NextHop | null {
-  const addr = s.includes(':') ? parseIpv6(s) : parseIpv4(s);
-  return addr ? { family: familyOfAddr(addr), addr } : null;
-}
-
-/** Text of a 4- or 16-byte address exactly as glibc's inet_ntop (so as ip prints it). */
-export function formatAddr(addr: Uint8Array): string {
-  if (addr.length === 4) return Array.from(addr).join('.');
-  if (addr.length !== 16) throw new RangeError(`address must be 4 or 16 bytes, got ${addr.length}`);
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push((addr[2 * i] << 8) | addr[2 * i + 1]);
-  let base = -1;
-  let len = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > len) {
-      base = i;
-      len = j - i;
-    }
-    i = j;
-  }
-  if (len < 2) base = -1;
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (base !== -1 && i >= base && i < base + len) {
-      if (i === base) out += ':';
-      continue;
-    }
-    if (i !== 0) out += ':';
-    if (i === 6 && base === 0 && (len === 6 || (len === 5 && w[5] === 0xffff))) {
-      out += Array.from(addr.subarray(12)).join('.');
-      return out;
-    }
-    out += w[i].toString(16);
-  }
-  if (base !== -1 && base + len === 8) out += ':';
-  return out;
-}
-
-function maskAddr(addr: Uint8Array, bits: number): Uint8Array {
-  const out = new Uint8Array(addr.length);
-  for (let i = 0; i < addr.length; i++) {
-    const keep = Math.max(0, Math.min(8, bits - 8 * i));
-    out[i] = addr[i] & ((0xff00 >> keep) & 0xff);
-  }
-  return out;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** iproute2's get_netmask: a number (strtoul base 0) or a contiguous dotted-quad mask. */
-function parsePrefixLength(s: string): number | null {
-  const n = strtoulWhole(s);
-  if (n !== null) return n;
-  const m = parseIpv4(s);
-  if (!m) return null;
-  const v = ((m[0] << 24) | (m[1] << 16) | (m[2] << 8) | m[3]) >>> 0;
-  const host = ~v >>> 0;
-  if ((host & (host + 1)) >>> 0 !== 0) return null;
-  let bits = 0;
-  for (let x = v; x & 0x80000000; x = (x << 1) >>> 0) bits++;
-  return bits;
-}
-
-interface ParsedPrefix {
-  prefix: Prefix;
-  family: Family;
-  /** "default"/"all"/"any" without a family to tie it to. */
-  unspecifiedDefault: boolean;
-}
-
-/**
- * An IP prefix (get_prefix): ADDR[/LEN|/MASK], "default"/"all"/"any"; a bare address is a
- * host route. `family` null = by its looks. `hostBits`: 'refuse' (IPv4 adds/dels, like the
- * kernel), 'mask' (IPv6 routes and filters).
- */
-function parseIpPrefix(text: string, family: Family | null, strictV4HostBits: boolean): ParsedPrefix {
-  const slash = text.indexOf('/');
-  const addrText = slash === -1 ? text : text.slice(0, slash);
-  const lenText = slash === -1 ? null : text.slice(slash + 1);
-  if (addrText === 'default' || addrText === 'all' || addrText === 'any') {
-    if (lenText !== null) fail(`prefix ${text} is invalid`);
-    const f = family ?? 4;
-    return { prefix: { addr: new Uint8Array(f === 6 ? 16 : 4), bits: 0 }, family: f, unspecifiedDefault: family === null };
-  }
-  const nh = parseAddr(addrText);
-  if (!nh) fail(`prefix ${text} is invalid`);
-  if (family !== null && nh.family !== family) fail(`${familyName(family)} prefix is expected rather than ${q(text)}`);
-  const max = nh.addr.length * 8;
-  let bits = max;
-  if (lenText !== null) {
-    const n = parsePrefixLength(lenText);
-    if (n === null || n > max) fail(`prefix ${text} is invalid`);
-    bits = n;
-  }
-  const masked = maskAddr(nh.addr, bits);
-  if (strictV4HostBits && nh.family === 4 && !sameBytes(masked, nh.addr)) {
-    fail(
-      `Invalid prefix for given prefix length (${text} has host bits set; ` +
-        `did you mean ${formatAddr(masked)}/${bits}?)`,
-    );
-  }
-  return { prefix: { addr: masked, bits }, family: nh.family, unspecifiedDefault: false };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -900,146 +702,5 @@ export function validateCommandDevices(cmd: IpCommand, known: ReadonlySet<string
   if (dev !== undefined && dev !== 'lo' && !known.has(dev)) fail(`Cannot find device ${q(dev)}`);
 }
 
-// ---------------------------------------------------------------------------------------
-// Printing (iproute.c print_route, iproute_lwtunnel.c lwt_print_encap / print_encap_mpls).
-
-function labelsText(labels: readonly number[]): string {
-  return labels.length === 0 ? String(IMPLICIT_NULL) : labels.join('/');
-}
-
-function ipDstText(p: Prefix): string {
-  const max = p.addr.length * 8;
-  if (p.bits === 0) return 'default';
-  const addr = formatAddr(maskAddr(p.addr, p.bits));
-  return p.bits === max ? addr : `${addr}/${p.bits}`;
-}
-
-/**
- * One `ip -f mpls route` line, without the newline, e.g. "101 as to 102 via inet 10.0.34.2
- * dev wgm1 " (every field is followed by one space, so the line ends with one).
- */
-export function formatMplsRoute(r: MplsRoute, opts: FormatOptions = {}): string {
-  let s = opts.details ? 'unicast ' : '';
-  s += `${r.label} `;
-  if (r.outLabels.length > 0) s += `as to ${r.outLabels.join('/')} `;
-  if (r.via) s += `via ${familyName(r.via.family)} ${formatAddr(r.via.addr)} `;
-  if (r.dev !== '' && !opts.hideDev) s += `dev ${r.dev} `;
-  if (opts.details) s += 'proto boot scope global ';
-  return s;
-}
-
-/**
- * One `ip route` / `ip -6 route` line, without the newline, e.g.
- * "10.0.6.0/24  encap mpls  101/201 via 10.0.23.2 dev wgm0 " (two spaces before "encap" and
- * before the labels), "default  encap mpls  100/200 dev wgm0 scope link " (IPv4 without a
- * gateway: ip sets scope link), "fd00:6::/64  encap mpls  101 via fd00:23::2 dev wgm0 metric
- * 1024 pref medium" (IPv6: kernel metric 1024 and "pref medium", no trailing space).
- */
-export function formatIpRoute(r: IpRoute, opts: FormatOptions = {}): string {
-  const fam = familyOfAddr(r.prefix.addr);
-  let s = opts.details ? 'unicast ' : '';
-  s += `${ipDstText(r.prefix)} `;
-  s += ` encap mpls `;
-  s += ` ${labelsText(r.labels)} `;
-  if (r.via) {
-    s += r.via.family === fam ? `via ${formatAddr(r.via.addr)} ` : `via ${familyName(r.via.family)} ${formatAddr(r.via.addr)} `;
-  }
-  if (r.dev !== '' && !opts.hideDev) s += `dev ${r.dev} `;
-  if (opts.details) s += 'proto boot ';
-  const linkScope = fam === 4 && !r.via;
-  if (linkScope) s += 'scope link ';
-  else if (opts.details) s += 'scope global ';
-  if (fam === 6) s += `metric ${IPV6_DEFAULT_METRIC} pref medium`;
-  return s;
-}
-
-export function formatRoute(r: MplsRoute | IpRoute, opts: FormatOptions = {}): string {
-  return isMplsRoute(r) ? formatMplsRoute(r, opts) : formatIpRoute(r, opts);
-}
-
-function bigSum(values: ReadonlyArray<number | bigint>): bigint {
-  return values.reduce<bigint>((a, v) => a + BigInt(v), 0n);
-}
-
-/**
- * The `-s` line printed under a route (wgmpls's own form: the kernel keeps no per-route MPLS
- * counters): 4 spaces, then "packets N bytes N drops N", then the non-zero reasons, e.g.
- * "    packets 10 bytes 1200 drops 3 (ttl-expired 2, no-route 1)". No newline.
- */
-export function formatStats(counters: RouteCounters): string {
-  const reasons = Object.entries(counters.drops ?? {});
-  const total = bigSum(reasons.map(([, v]) => v));
-  const nonZero = reasons.filter(([, v]) => BigInt(v) !== 0n);
-  const detail = nonZero.length > 0 ? ` (${nonZero.map(([k, v]) => `${k} ${String(v)}`).join(', ')})` : '';
-  return `    packets ${String(counters.packets)} bytes ${String(counters.bytes)} drops ${total}${detail}`;
-}
-
-function jsonPairs(pairs: ReadonlyArray<[string, string]>): string {
-  return `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
-}
-
-function statsJson(c: RouteCounters): string {
-  const reasons = Object.entries(c.drops ?? {});
-  return jsonPairs([
-    ['packets', String(c.packets)],
-    ['bytes', String(c.bytes)],
-    ['drops', String(bigSum(reasons.map(([, v]) => v)))],
-    ['drop_reasons', jsonPairs(reasons.map(([k, v]) => [k, String(v)]))],
-  ]);
-}
-
-/**
- * One route as `ip -j` prints it: keys in ip's order, including its quirk of two "dst" keys on
- * encap routes, e.g. {"dst":"10.0.6.0/24","encap":"mpls","dst":"101/201","gateway":"10.0.23.2",
- * "dev":"wgm0","flags":[]}. With counters, a wgmpls "stats" object is added at the end.
- */
-export function formatRouteJson(r: MplsRoute | IpRoute, opts: FormatOptions = {}, counters?: RouteCounters): string {
-  const s = JSON.stringify;
-  const pairs: Array<[string, string]> = [];
-  if (opts.details) pairs.push(['type', s('unicast')]);
-  let fam: Family | null = null;
-  if (isMplsRoute(r)) {
-    pairs.push(['dst', s(String(r.label))]);
-    if (r.outLabels.length > 0) pairs.push(['to', s(r.outLabels.join('/'))]);
-  } else {
-    fam = familyOfAddr(r.prefix.addr);
-    pairs.push(['dst', s(ipDstText(r.prefix))], ['encap', s('mpls')], ['dst', s(labelsText(r.labels))]);
-  }
-  if (r.via) {
-    if (fam !== null && r.via.family === fam) pairs.push(['gateway', s(formatAddr(r.via.addr))]);
-    else pairs.push(['via', jsonPairs([['family', s(familyName(r.via.family))], ['host', s(formatAddr(r.via.addr))]])]);
-  }
-  if (r.dev !== '' && !opts.hideDev) pairs.push(['dev', s(r.dev)]);
-  if (opts.details) pairs.push(['protocol', s('boot')]);
-  if (fam === 4 && !r.via) pairs.push(['scope', s('link')]);
-  else if (opts.details) pairs.push(['scope', s('global')]);
-  if (fam === 6) pairs.push(['metric', String(IPV6_DEFAULT_METRIC)]);
-  pairs.push(['flags', '[]']);
-  if (fam === 6) pairs.push(['pref', s('medium')]);
-  if (counters) pairs.push(['stats', statsJson(counters)]);
-  return jsonPairs(pairs);
-}
-
-/**
- * The whole output of a show command: the routes it selects (routeMatches; MPLS routes in
- * label order, as the kernel dumps them, IP routes in the order given), one line each with
- * "\n", plus the -s line when `counters` knows the route; or with -j one JSON array and "\n".
- */
-export function formatShow(
-  cmd: IpCommand,
-  routes: ReadonlyArray<MplsRoute | IpRoute>,
-  counters?: (route: MplsRoute | IpRoute) => RouteCounters | undefined,
-): string {
-  const selected = routes.filter((r) => routeMatches(cmd, r));
-  const mpls = selected.filter(isMplsRoute).sort((a, b) => a.label - b.label);
-  const ordered: Array<MplsRoute | IpRoute> = mpls.length === selected.length ? mpls : selected;
-  const opts: FormatOptions = { details: cmd.details > 0, hideDev: cmd.filter?.dev !== undefined };
-  const stat = (r: MplsRoute | IpRoute): RouteCounters | undefined => (cmd.stats > 0 && counters ? counters(r) : undefined);
-  if (cmd.json) return `[${ordered.map((r) => formatRouteJson(r, opts, stat(r))).join(',')}]\n`;
-  return ordered
-    .map((r) => {
-      const c = stat(r);
-      return `${formatRoute(r, opts)}\n${c ? `${formatStats(c)}\n` : ''}`;
-    })
-    .join('');
-}
+// Printing lives in format.ts; re-exported so callers keep one import for iproute2 text.
+export { formatIpRoute, formatMplsRoute, formatRoute, formatRouteJson, formatShow, formatStats } from './format';
