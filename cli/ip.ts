@@ -1,9 +1,12 @@
-// `wgmpls ip ...`: iproute2's route syntax over the namespace's userspace label tables.
+// `wgmpls ip ...`: iproute2's route syntax over a namespace's userspace label tables.
 // Validates everything first; installs the kernel route that steers an FTN prefix into its
 // TUN before writing the table, and takes it back if the table cannot be written.
+// The core works on any namespace (IpNamespace): the caller's own (`wgmpls ip` run inside it)
+// or one reached by path (`wgmpls ip --container`, the plugin's `wgmpls.routes` label), whose
+// kernel routes then go in through nsenter. One code path for all three, so they cannot drift.
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
-import { IpRoute, MplsRoute, RouteError } from '../datapath/lsr/model';
+import { IpRoute, LsrTable, MplsRoute, RouteError } from '../datapath/lsr/model';
 import { endpointsIn, lsrDir, nsidOf, readTable, writeTable } from '../datapath/lsr/store';
 import { IpCommand, RouteCounters, formatShow, isMplsRoute, parseIpArgs, routeKey, routeMatches, validateDevices } from '../datapath/lsr/syntax';
 import { prefixToString } from '../datapath/net/addr';
@@ -15,6 +18,25 @@ export interface IpResult {
   stderr: string;
 }
 
+/** The namespace whose label-switching router a command works on. */
+export interface IpNamespace {
+  /** Its cookie: the name of its tables' directory under /run/wgmpls/lsr. */
+  nsid: string;
+  /** Where its kernel routes go (`nsenter --net=PATH ip ...`); undefined: the caller's own namespace. */
+  netnsPath?: string;
+  /**
+   * UAPI sockets of its datapaths, for `-s`. Undefined: /var/run/wireguard/<ifname>.sock of each
+   * endpoint, which holds when the datapaths run in the namespace itself (not Docker's: there the
+   * TUN was renamed after its datapath had named its socket).
+   */
+  uapiSockets?: string[];
+}
+
+/** The namespace this process runs in. */
+export function ownNamespace(): IpNamespace {
+  return { nsid: nsidOf() };
+}
+
 function run(cmd: string, args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 10_000 }, (err, _stdout, stderr) => {
@@ -24,21 +46,20 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stderr: strin
   });
 }
 
-const isMpls = isMplsRoute;
-
 /** The kernel route that makes the local stack hand PREFIX to the TUN (the FTN sees it there). */
-function kernelRouteArgs(verb: 'replace' | 'del', r: IpRoute): string[] {
-  return [r.prefix.addr.length === 4 ? '-4' : '-6', 'route', verb, prefixToString(r.prefix), 'dev', r.dev];
+function kernelRoute(ns: IpNamespace, verb: 'replace' | 'del', r: IpRoute): Promise<{ code: number; stderr: string }> {
+  const args = [r.prefix.addr.length === 4 ? '-4' : '-6', 'route', verb, prefixToString(r.prefix), 'dev', r.dev];
+  return ns.netnsPath === undefined ? run('ip', args) : run('nsenter', [`--net=${ns.netnsPath}`, 'ip', ...args]);
 }
 
 /** Per-route counters summed over the namespace's endpoints (each counts what it switched). */
-async function routeStats(endpoints: string[]): Promise<Map<string, number>> {
+async function routeStats(sockets: string[]): Promise<Map<string, number>> {
   const sum = new Map<string, number>();
   await Promise.all(
-    endpoints.map(
-      (ifname) =>
+    sockets.map(
+      (path) =>
         new Promise<void>((resolve) => {
-          const s = connect(`/var/run/wireguard/${ifname}.sock`);
+          const s = connect(path);
           let data = '';
           const done = (): void => {
             for (const line of data.split('\n')) {
@@ -74,69 +95,141 @@ function countersFor(stats: Map<string, number>): (r: MplsRoute | IpRoute) => Ro
   };
 }
 
-export async function runIp(argv: string[]): Promise<IpResult> {
-  let cmd: IpCommand;
+/** The arguments after `ip`, parsed; or what `ip` would print for them (exit 255). */
+export function parseIp(argv: readonly string[]): IpCommand | IpResult {
   try {
-    cmd = parseIpArgs(argv);
+    return parseIpArgs(argv);
   } catch (err) {
     if (err instanceof RouteError) return { code: 255, stdout: '', stderr: `Error: ${err.message}\n` };
     throw err;
   }
-  const dir = lsrDir(nsidOf());
-  const table = readTable(dir);
-  const endpoints = endpointsIn(dir);
+}
 
-  if (cmd.verb === 'show') {
-    const stats = cmd.stats > 0 ? await routeStats(endpoints) : new Map<string, number>();
-    return { code: 0, stdout: formatShow(cmd, [...table.mpls, ...table.ip], countersFor(stats)), stderr: '' };
-  }
+const isResult = (x: IpCommand | IpResult | Plan): x is IpResult => (x as IpResult).stderr !== undefined;
 
-  if (cmd.verb === 'flush') {
-    const gone = [...table.mpls, ...table.ip].filter((r) => routeMatches(cmd, r));
-    table.mpls = table.mpls.filter((r) => !gone.includes(r));
-    table.ip = table.ip.filter((r) => !gone.includes(r));
-    writeTable(dir, table);
-    for (const r of gone) if (!isMplsRoute(r)) await run('ip', kernelRouteArgs('del', r));
-    return { code: 0, stdout: '', stderr: '' };
-  }
+/** What one add/del/replace/change does beyond the table (already changed in memory). */
+interface Plan {
+  /** Kernel route to put in before the table is written; fresh: the table had no route for this key. */
+  steer?: { route: IpRoute; fresh: boolean };
+  /** Kernel route to take out once the table is written. */
+  unsteer?: IpRoute;
+}
 
+/** Applies one modifying command to `table` in memory, or says why not (iproute2's words). */
+function plan(cmd: IpCommand, table: LsrTable, known: ReadonlySet<string>): Plan | IpResult {
   const route = cmd.route;
   if (!route) return { code: 255, stdout: '', stderr: 'Error: missing route\n' };
   const key = routeKey(route);
-  const list: (MplsRoute | IpRoute)[] = isMpls(route) ? table.mpls : table.ip;
+  const list: (MplsRoute | IpRoute)[] = isMplsRoute(route) ? table.mpls : table.ip;
   const at = list.findIndex((r) => routeKey(r) === key);
 
   if (cmd.verb === 'del') {
     if (at < 0) return { code: 2, stdout: '', stderr: 'RTNETLINK answers: No such process\n' };
-    const old = list[at];
-    list.splice(at, 1);
-    writeTable(dir, table);
-    if (!isMpls(old)) await run('ip', kernelRouteArgs('del', old));
-    return { code: 0, stdout: '', stderr: '' };
+    const [old] = list.splice(at, 1);
+    return isMplsRoute(old) ? {} : { unsteer: old };
   }
-
   try {
-    validateDevices(route, new Set(endpoints));
+    validateDevices(route, known);
   } catch (err) {
     if (err instanceof RouteError) return { code: 1, stdout: '', stderr: `${err.message}\n` };
     throw err;
   }
   if (cmd.verb === 'add' && at >= 0) return { code: 2, stdout: '', stderr: 'RTNETLINK answers: File exists\n' };
   if (cmd.verb === 'change' && at < 0) return { code: 2, stdout: '', stderr: 'RTNETLINK answers: No such file or directory\n' };
-
-  if (!isMpls(route)) {
-    const r = await run('ip', kernelRouteArgs('replace', route));
-    if (r.code !== 0) return { code: 2, stdout: '', stderr: `cannot steer ${prefixToString(route.prefix)} into ${route.dev}: ${r.stderr}` };
-  }
   if (at >= 0) list[at] = route;
   else list.push(route);
+  return isMplsRoute(route) ? {} : { steer: { route, fresh: at < 0 } };
+}
+
+export interface BatchResult {
+  result: IpResult;
+  /** Index of the command that failed (the others were not applied either). */
+  failed?: number;
+}
+
+/**
+ * Add/del/replace/change commands applied all or nothing: every one is checked against the
+ * table as the earlier ones leave it, the kernel routes go in, then the table is written once.
+ * On any failure the kernel routes this call added are taken out again and the table is left
+ * as it was.
+ */
+export async function applyIpCommands(ns: IpNamespace, cmds: readonly IpCommand[]): Promise<BatchResult> {
+  const dir = lsrDir(ns.nsid);
+  const table = readTable(dir);
+  const known = new Set(endpointsIn(dir));
+  const plans: Plan[] = [];
+  for (const [i, cmd] of cmds.entries()) {
+    const p = plan(cmd, table, known);
+    if (isResult(p)) return { result: p, failed: i };
+    plans.push(p);
+  }
+  const added: IpRoute[] = [];
+  const undo = async (): Promise<void> => {
+    for (const r of added.reverse()) await kernelRoute(ns, 'del', r);
+  };
+  for (const [i, p] of plans.entries()) {
+    if (!p.steer) continue;
+    const { route, fresh } = p.steer;
+    const r = await kernelRoute(ns, 'replace', route);
+    if (r.code !== 0) {
+      await undo();
+      return { result: { code: 2, stdout: '', stderr: `cannot steer ${prefixToString(route.prefix)} into ${route.dev}: ${r.stderr}` }, failed: i };
+    }
+    if (fresh) added.push(route);
+  }
   try {
     writeTable(dir, table);
   } catch (err) {
-    if (!isMpls(route) && at < 0) await run('ip', kernelRouteArgs('del', route));
-    return { code: 2, stdout: '', stderr: `cannot write ${dir}/table.json: ${(err as Error).message}\n` };
+    await undo();
+    return { result: { code: 2, stdout: '', stderr: `cannot write ${dir}/table.json: ${(err as Error).message}\n` } };
   }
-  return { code: 0, stdout: '', stderr: '' };
+  for (const p of plans) if (p.unsteer) await kernelRoute(ns, 'del', p.unsteer);
+  return { result: { code: 0, stdout: '', stderr: '' } };
+}
+
+/** `wgmpls ip ARGS` in `ns` (default: the caller's namespace). */
+export async function runIp(argv: string[], ns?: IpNamespace): Promise<IpResult> {
+  const cmd = parseIp(argv);
+  if (isResult(cmd)) return cmd;
+  const where = ns ?? ownNamespace();
+  const dir = lsrDir(where.nsid);
+
+  if (cmd.verb === 'show') {
+    const table = readTable(dir);
+    const sockets = where.uapiSockets ?? endpointsIn(dir).map((ifname) => `/var/run/wireguard/${ifname}.sock`);
+    const stats = cmd.stats > 0 ? await routeStats(sockets) : new Map<string, number>();
+    return { code: 0, stdout: formatShow(cmd, [...table.mpls, ...table.ip], countersFor(stats)), stderr: '' };
+  }
+
+  if (cmd.verb === 'flush') {
+    const table = readTable(dir);
+    const gone = [...table.mpls, ...table.ip].filter((r) => routeMatches(cmd, r));
+    table.mpls = table.mpls.filter((r) => !gone.includes(r));
+    table.ip = table.ip.filter((r) => !gone.includes(r));
+    writeTable(dir, table);
+    for (const r of gone) if (!isMplsRoute(r)) await kernelRoute(where, 'del', r);
+    return { code: 0, stdout: '', stderr: '' };
+  }
+
+  return (await applyIpCommands(where, [cmd])).result;
+}
+
+/**
+ * `wgmpls ip --container C ARGS` on the host: the same command in container C's namespace.
+ * Docker is asked only here, and its client loaded only then: every datapath starts through
+ * this CLI and must not pay for it.
+ */
+export async function runIpInContainer(container: string, argv: string[]): Promise<IpResult> {
+  const cmd = parseIp(argv);
+  if (isResult(cmd)) return cmd;
+  const { containerNamespace } = await import('../plugin/routes/container');
+  let ns: IpNamespace;
+  try {
+    ns = await containerNamespace(container);
+  } catch (err) {
+    return { code: 1, stdout: '', stderr: `wgmpls ip: ${(err as Error).message}\n` };
+  }
+  return runIp(argv, ns);
 }
 
 /** `wgmpls sysctl ...`: read or set this namespace's LSR settings (every endpoint follows). */

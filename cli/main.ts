@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isIP } from 'node:net';
 import { startDatapath } from '../datapath/run';
 import { createLog } from '../datapath/log';
-import { runIp, runSysctl } from './ip';
+import { runInForeground } from './foreground';
+import { runIp, runIpInContainer, runSysctl } from './ip';
 import { registerPluginCommands } from './plugin';
 
 function intOption(name: string, min: number, max: number) {
@@ -33,25 +34,11 @@ program
     if (!/^[A-Za-z0-9_.=-]{1,15}$/.test(ifname)) {
       program.error(`error: interface name "${ifname}" is invalid (1-15 characters of letters, digits, _ . = -)`);
     }
+    if (o.listenAddress !== undefined && isIP(o.listenAddress) === 0) program.error(`error: --listen-address ${o.listenAddress} is not an IP address`);
     const log = createLog('wgmpls-datapath');
-    let dp;
-    try {
-      if (o.listenAddress !== undefined && isIP(o.listenAddress) === 0) throw new Error(`--listen-address ${o.listenAddress} is not an IP address`);
-      dp = await startDatapath({ ifname, mtu: o.mtu, netnsPath: o.netns, listenAddress: o.listenAddress, mplsPeers: o.mplsPeers, log });
-    } catch (err) {
-      process.stderr.write(`wgmpls datapath ${ifname}: ${(err as Error).message}\n`);
-      process.exit(1);
-    }
-    const running = dp;
-    const shutdown = (signal: string): void => {
-      log.info({ signal }, 'shutting down');
-      running.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    await runInForeground(`wgmpls datapath ${ifname}`, log, () =>
+      startDatapath({ ifname, mtu: o.mtu, netnsPath: o.netns, listenAddress: o.listenAddress, mplsPeers: o.mplsPeers, log }),
+    );
   });
 
 program
@@ -60,9 +47,14 @@ program
   .helpOption(false)
   .allowUnknownOption()
   .passThroughOptions()
+  .option('--container <name|id>', "work on this Docker container's namespace (run on the host), e.g. wgmpls ip --container r1 -f mpls route show")
   .argument('[args...]', 'what you would give `ip`')
-  .action(async (args: string[]) => {
-    const r = await runIp(args);
+  .action(async (args: string[], o: { container?: string }) => {
+    // Commander only sees it in front; later it would reach the route parser as a label or prefix.
+    if (args.some((a) => a === '--container' || a.startsWith('--container='))) {
+      program.error('error: wgmpls ip: --container must come before the ip arguments (wgmpls ip --container C -f mpls route show)');
+    }
+    const r = o.container !== undefined ? await runIpInContainer(o.container, args) : await runIp(args);
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);
     process.exitCode = r.code;

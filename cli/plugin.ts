@@ -4,6 +4,7 @@
 // datapath is started through the same CLI and must not pay ~160 ms for them.
 import type { Command } from 'commander';
 import { createLog } from '../datapath/log';
+import { runInForeground } from './foreground';
 
 export function registerPluginCommands(program: Command): void {
   program
@@ -11,24 +12,10 @@ export function registerPluginCommands(program: Command): void {
     .description('run the Docker network driver "wgmpls" in the foreground, on /run/docker/plugins/wgmpls.sock (state in /var/lib/wgmpls)')
     .action(async () => {
       const log = createLog('wgmpls-plugin');
-      let plugin;
-      try {
+      await runInForeground('wgmpls plugin', log, async () => {
         const { runPlugin } = await import('../plugin/main');
-        plugin = await runPlugin(log);
-      } catch (err) {
-        process.stderr.write(`wgmpls plugin: ${(err as Error).message}\n`);
-        process.exit(1);
-      }
-      const running = plugin;
-      const shutdown = (signal: string): void => {
-        log.info({ signal }, 'shutting down');
-        running.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
+        return runPlugin(log);
+      });
     });
 
   program

@@ -26,3 +26,11 @@ export function pluginPaths(env: NodeJS.ProcessEnv = process.env): PluginPaths {
     cli: resolve(__dirname, '..', 'cli', 'main.js'),
   };
 }
+
+/**
+ * Whether a network's Driver field names this plugin: `wgmpls` as a remote driver found by its
+ * socket, `wgmpls:latest` (any tag) as a managed plugin.
+ */
+export function isOurDriver(field: string | undefined, name: string): boolean {
+  return field === name || (field !== undefined && field.startsWith(`${name}:`));
+}

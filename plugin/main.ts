@@ -3,6 +3,7 @@
 // CreateEndpoint/Join for restarting containers as soon as it can reach us, and those need the
 // networks loaded. On SIGTERM/SIGINT the plugin leaves and its datapaths keep forwarding.
 import type { Server } from 'node:http';
+import { basename } from 'node:path';
 import { createLog, Log } from '../datapath/log';
 import { driverRoutes } from './api/routes';
 import { buildApp, listen, socketAnswers } from './api/server';
@@ -13,6 +14,7 @@ import { DockerEvents } from './docker/events';
 import { dockerView } from './docker/view';
 import { pruneOrphans } from './driver/orphans';
 import { Mutex } from './lock';
+import { ContainerRoutes } from './routes/watcher';
 import { StateStore } from './state/store';
 
 const PRUNE_RETRY_MS = 30_000;
@@ -37,6 +39,14 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
   const app = buildApp(driverRoutes(ctx), mutex, log);
   const server = await listen(app, paths.socket);
   supervisor.startMonitoring();
+  // Containers' wgmpls.routes labels, applied from Docker's events (subscribed before they flow).
+  const routes = new ContainerRoutes(events, {
+    stateDir: paths.stateDir,
+    driver: basename(paths.socket, '.sock'),
+    ours: (ids) => ids.some((id) => store.endpoint(id) !== undefined),
+    log,
+  });
+  routes.start();
   events.start();
   log.info({ socket: paths.socket }, 'wgmpls network driver listening');
 
@@ -45,7 +55,7 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
   let stopping = false;
   const prune = (): void => {
     pruneTimer = null;
-    pruneOrphans(ctx, mutex, () => dockerView()).then(
+    pruneOrphans(ctx, mutex, () => dockerView(basename(paths.socket, '.sock'))).then(
       (done) => {
         if (!done && !stopping) pruneTimer = setTimeout(prune, PRUNE_RETRY_MS);
       },
@@ -60,6 +70,7 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
       stopping = true;
       if (pruneTimer) clearTimeout(pruneTimer);
       supervisor.stopMonitoring();
+      routes.stop();
       events.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // dockerd keeps its connections open between calls; they must not hold the exit up.

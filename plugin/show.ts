@@ -2,10 +2,14 @@
 // transfer counters, as `wg show` prints them but with Docker's names. Reads the plugin's state
 // file and asks each datapath over UAPI; works whether or not the plugin is running.
 // Never prints a private key (the UAPI answer has it: it is dropped while parsing).
+import Docker from 'dockerode';
 import { pluginPaths } from './config';
 import { dockerNames } from './docker/names';
 import { isAlive } from './datapaths/process';
+import { routeLines } from './datapaths/tables';
 import { DeviceStatus, UapiClient, uapiSocketPath } from './datapaths/uapiClient';
+import { ROUTES_LABEL } from './routes/label';
+import { RouteStatus, readRouteStatus } from './routes/status';
 import { StateStore } from './state/store';
 import type { EndpointState, NetworkState } from './state/types';
 
@@ -38,7 +42,18 @@ export interface EndpointView {
   publicKey: string;
   port: number;
   datapath: { pid: number | null; running: boolean; error?: string };
+  /** The container's MPLS and FTN routes (its namespace's label table), as `ip` prints them. */
+  routes: string[];
   peers: PeerView[];
+}
+
+/** The identity a stopped container keeps on the network until it starts again or is removed. */
+export interface RetainedView {
+  containerId: string;
+  container: string | null;
+  publicKey: string;
+  port: number;
+  routes: string[];
 }
 
 export interface NetworkView {
@@ -49,6 +64,7 @@ export interface NetworkView {
   mplsPeers: string;
   subnets: string[];
   endpoints: EndpointView[];
+  retained: RetainedView[];
 }
 
 async function endpointView(ep: EndpointState, all: readonly EndpointState[], containers: ReadonlyMap<string, string>): Promise<EndpointView> {
@@ -62,6 +78,7 @@ async function endpointView(ep: EndpointState, all: readonly EndpointState[], co
     publicKey: b64(ep.publicKey),
     port: ep.port,
     datapath: { pid: ep.datapath?.pid ?? null, running },
+    routes: routeLines(ep.nsid, ep.table),
     peers: [],
   };
   if (!running) return view;
@@ -98,13 +115,27 @@ export async function collect(): Promise<NetworkView[]> {
   for (const n of networks) {
     const endpoints: EndpointView[] = [];
     for (const ep of store.endpointsOf(n.id)) endpoints.push(await endpointView(ep, all, names.containers));
-    out.push(networkView(n, names.networks.get(n.id) ?? null, endpoints));
+    const retained: RetainedView[] = [];
+    for (const r of store.retained().filter((x) => x.networkId === n.id)) {
+      retained.push({ containerId: r.containerId, container: await containerName(r.containerId), publicKey: b64(r.publicKey), port: r.port, routes: routeLines(undefined, r.table) });
+    }
+    out.push(networkView(n, names.networks.get(n.id) ?? null, endpoints, retained));
   }
   return out;
 }
 
-function networkView(n: NetworkState, name: string | null, endpoints: EndpointView[]): NetworkView {
-  return { id: n.id, name, mtu: n.mtu, underlay: n.underlay, mplsPeers: n.mplsPeers, subnets: [...n.ipv4, ...n.ipv6].map((d) => d.pool), endpoints };
+/** A stopped container's name (no endpoint of it is on any network to name it by). */
+async function containerName(id: string): Promise<string | null> {
+  try {
+    const info = (await new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock', timeout: 3000 }).getContainer(id).inspect()) as { Name?: string };
+    return info.Name ? info.Name.replace(/^\//, '') : null;
+  } catch {
+    return null;
+  }
+}
+
+function networkView(n: NetworkState, name: string | null, endpoints: EndpointView[], retained: RetainedView[]): NetworkView {
+  return { id: n.id, name, mtu: n.mtu, underlay: n.underlay, mplsPeers: n.mplsPeers, subnets: [...n.ipv4, ...n.ipv6].map((d) => d.pool), endpoints, retained };
 }
 
 function ago(sec: number, now: number): string {
@@ -143,6 +174,7 @@ export function formatShow(networks: readonly NetworkView[], now = Date.now() / 
       lines.push(`    listening port: ${e.port}`);
       const dp = e.datapath.running ? `pid ${e.datapath.pid}, running` : `not running${e.datapath.pid ? ` (was pid ${e.datapath.pid})` : ''}`;
       lines.push(`    datapath: ${dp}${e.datapath.error ? `, UAPI: ${e.datapath.error}` : ''}`);
+      if (e.routes.length > 0) lines.push('    routes:', ...e.routes.map((r) => `      ${r}`));
       for (const p of e.peers) {
         const who = p.endpointId ? `endpoint ${short(p.endpointId)}${p.container ? `, ${p.container}` : ''}` : 'not a wgmpls endpoint';
         lines.push('', `    peer: ${p.publicKey} (${who})`);
@@ -152,9 +184,23 @@ export function formatShow(networks: readonly NetworkView[], now = Date.now() / 
         lines.push(`      transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`);
       }
     }
+    for (const r of n.retained) {
+      lines.push('', `  kept for stopped container ${r.container ?? '-'} (${short(r.containerId)}): public key ${r.publicKey}, port ${r.port}`);
+      if (r.routes.length > 0) lines.push('    routes:', ...r.routes.map((x) => `      ${x}`));
+    }
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** One line per container with a wgmpls.routes label: applied, or why nothing was installed. */
+export function formatRouteStatus(routes: readonly RouteStatus[]): string {
+  return routes
+    .map((r) => {
+      const what = r.error === undefined ? `${r.routes} route${r.routes === 1 ? '' : 's'} applied` : `refused, nothing installed: ${r.error}`;
+      return `container ${r.name} (${short(r.containerId)}): ${ROUTES_LABEL}: ${what}\n`;
+    })
+    .join('');
 }
 
 export async function showAll(opts: { json: boolean }): Promise<ShowResult> {
@@ -164,5 +210,7 @@ export async function showAll(opts: { json: boolean }): Promise<ShowResult> {
   } catch (err) {
     return { code: 1, stdout: '', stderr: `wgmpls show: ${(err as Error).message}\n` };
   }
-  return { code: 0, stdout: opts.json ? JSON.stringify({ networks }, null, 2) + '\n' : formatShow(networks), stderr: '' };
+  const routes = [...readRouteStatus(pluginPaths().stateDir).values()].sort((a, b) => a.name.localeCompare(b.name));
+  const text = formatShow(networks) + (routes.length > 0 ? `\n${formatRouteStatus(routes)}` : '');
+  return { code: 0, stdout: opts.json ? JSON.stringify({ networks, routeLabels: routes }, null, 2) + '\n' : text, stderr: '' };
 }

@@ -12,6 +12,8 @@ import { desiredPeers } from '../driver/mesh';
 import type { StateStore } from '../state/store';
 import type { DatapathRef, EndpointState } from '../state/types';
 import { plumbIntoSandbox, sandboxPath } from './plumbing';
+import { TableKeeper } from './tableKeeper';
+import { namespaceCookie } from './tables';
 import { currentTunName, isAlive, linkExists, logTail, removeIfExists, runsDatapath, sleep, spawnDatapath, stopDatapath } from './process';
 import { UapiClient, UapiError, uapiSocketPath } from './uapiClient';
 
@@ -30,6 +32,7 @@ export class Supervisor {
   private stopped = false;
   private readonly intervalMs: number;
   private readonly retryAt = new Map<string, number>();
+  private readonly tables: TableKeeper;
 
   constructor(
     private readonly store: StateStore,
@@ -39,6 +42,7 @@ export class Supervisor {
     opts: SupervisorOptions = {},
   ) {
     this.intervalMs = opts.intervalMs ?? 500;
+    this.tables = new TableKeeper(store, log);
   }
 
   client(ep: EndpointState): UapiClient {
@@ -57,6 +61,7 @@ export class Supervisor {
   /** Stops the endpoint's datapath and removes whatever a crash may have left behind. */
   async stop(ep: EndpointState): Promise<void> {
     this.retryAt.delete(ep.id);
+    this.tables.forget(ep.id);
     if (ep.datapath) {
       const how = await stopDatapath(ep.datapath);
       if (how === 'killed') this.log.warn({ endpoint: short(ep.id), ifname: ep.ifname, pid: ep.datapath.pid }, 'datapath ignored SIGTERM; killed');
@@ -131,17 +136,41 @@ export class Supervisor {
         await this.restart(ep, ep.datapath ? `pid ${ep.datapath.pid} exited` : 'never started');
         continue;
       }
-      if (ep.sandboxKey && !ep.containerIfname) this.learnContainerIfname(ep, ep.datapath);
+      const cur = ep.sandboxKey && (!ep.containerIfname || !ep.nsid) ? this.learnWhereItIs(ep, ep.datapath) : ep;
+      this.tables.copy(cur);
     }
+    this.tables.restorePending();
   }
 
-  /** Remembers the name Docker gave the TUN in the container, needed to put it back after a crash. */
-  private learnContainerIfname(ep: EndpointState, ref: DatapathRef): void {
-    const name = currentTunName(ref.pid);
-    if (name && name !== ep.ifname) {
-      this.store.patchEndpoint(ep.id, { containerIfname: name });
-      this.log.info({ endpoint: short(ep.id), ifname: ep.ifname, containerIfname: name }, 'endpoint is in its container');
-    }
+  /**
+   * Remembers the name Docker gave the TUN in the container (needed to put it back after a
+   * crash) and the namespace's cookie (where the container's label table is).
+   */
+  private learnWhereItIs(ep: EndpointState, ref: DatapathRef): EndpointState {
+    const patch: Partial<EndpointState> = {};
+    const name = ep.containerIfname ?? currentTunName(ref.pid);
+    if (!name || name === ep.ifname) return ep; // not moved into the container yet
+    if (!ep.containerIfname) patch.containerIfname = name;
+    const nsid = ep.sandboxKey ? namespaceCookie(ep.sandboxKey) : null;
+    if (nsid) patch.nsid = nsid;
+    if (Object.keys(patch).length === 0) return ep;
+    this.log.info({ endpoint: short(ep.id), ifname: ep.ifname, containerIfname: name, nsid }, 'endpoint is in its container');
+    return this.store.patchEndpoint(ep.id, patch) ?? ep;
+  }
+
+  /**
+   * Makes the endpoint start a handshake with every peer now. Peers still hold sessions with a
+   * dead process or an old key: without this they would keep sending into the void until their
+   * rekey timers fire (15 s and more). Turning persistent keepalive on sends a keepalive at once.
+   */
+  async kickHandshakes(ep: EndpointState): Promise<void> {
+    const network = this.store.network(ep.networkId);
+    if (!network) return;
+    const peers = desiredPeers(ep, network, this.store.endpointsOf(ep.networkId));
+    if (peers.length === 0) return;
+    const client = this.client(ep);
+    await client.set({ peers: peers.map((p) => ({ ...p, persistentKeepalive: 1 })) });
+    await client.set({ peers: peers.map((p) => ({ ...p, persistentKeepalive: 0 })) });
   }
 
   private async restart(ep: EndpointState, why: string): Promise<void> {
@@ -208,13 +237,8 @@ export class Supervisor {
         current = this.store.patchEndpoint(ep.id, { sandboxKey: undefined, containerIfname: undefined }) ?? current;
       }
     }
-    // The peers still hold sessions with the dead process: without a fresh handshake they would
-    // keep sending into the void until their own rekey timers fire (15 s and more). Turning
-    // persistent keepalive on makes the datapath send a keepalive now, which starts one.
-    if (peers.length > 0) {
-      await client.set({ peers: peers.map((p) => ({ ...p, persistentKeepalive: 1 })) });
-      await client.set({ peers: peers.map((p) => ({ ...p, persistentKeepalive: 0 })) });
-    }
+    // The peers still hold sessions with the dead process.
+    await this.kickHandshakes(current);
     return current;
   }
 

@@ -2,7 +2,7 @@
 // attached to them. Asked outside any driver request (see names.ts for why).
 import Docker from 'dockerode';
 import { z } from 'zod';
-import { DRIVER_NAME } from '../config';
+import { isOurDriver } from '../config';
 
 const NetworkList = z.array(z.object({ Id: z.string(), Driver: z.string().optional() }));
 const NetworkInspect = z.object({
@@ -10,13 +10,14 @@ const NetworkInspect = z.object({
 });
 
 /** Network id -> endpoint ids Docker has attached; null when dockerd does not answer. */
-export async function dockerView(timeoutMs = 5000): Promise<Map<string, Set<string>> | null> {
+export async function dockerView(driver: string, timeoutMs = 5000): Promise<Map<string, Set<string>> | null> {
   const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock', timeout: timeoutMs });
   try {
-    const list = NetworkList.parse(await docker.listNetworks({ filters: { driver: [DRIVER_NAME] } }));
+    // Not filtered by driver in the query: a managed plugin's networks say `wgmpls:latest`.
+    const list = NetworkList.parse(await docker.listNetworks());
     const view = new Map<string, Set<string>>();
     for (const n of list) {
-      if (n.Driver !== undefined && n.Driver !== DRIVER_NAME) continue;
+      if (!isOurDriver(n.Driver, driver)) continue;
       const info = NetworkInspect.parse(await docker.getNetwork(n.Id).inspect());
       view.set(n.Id, new Set(Object.values(info.Containers ?? {}).flatMap((c) => (c.EndpointID ? [c.EndpointID] : []))));
     }

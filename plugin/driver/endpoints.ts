@@ -10,6 +10,7 @@ import { short } from '../datapaths/supervisor';
 import { linkExists } from '../datapaths/process';
 import type { EndpointState } from '../state/types';
 import type { DriverContext } from './context';
+import { retireEndpoint } from './identity';
 import { DEFAULT_PORT_BASE, allocatePort } from './ports';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -42,7 +43,8 @@ export async function createEndpoint(ctx: DriverContext, req: CreateEndpointRequ
   if (ctx.store.endpoints().some((e) => e.ifname === ifname) || linkExists(ifname)) {
     throw new DriverError(`interface ${ifname} already exists on this host`);
   }
-  const taken = new Set(ctx.store.endpoints().map((e) => e.port));
+  // Ports of retained identities are kept for their containers, which may come back any moment.
+  const taken = new Set([...ctx.store.endpoints(), ...ctx.store.retained()].map((e) => e.port));
   const port = await allocatePort(network.underlay, network.portBase ?? DEFAULT_PORT_BASE, taken);
   const priv = generatePrivateKey();
   const ep: EndpointState = {
@@ -78,8 +80,9 @@ export async function deleteEndpoint(ctx: DriverContext, endpointId: string): Pr
     ctx.log.warn({ endpoint: short(endpointId) }, 'DeleteEndpoint for an unknown endpoint; nothing to do');
     return {};
   }
-  await ctx.supervisor.stop(ep);
-  ctx.store.deleteEndpoint(ep.id);
+  // Whether the container is being removed or only stopped (dockerd stopping too) cannot be asked
+  // from in here: its identity is retained, and dropped when Docker reports it destroyed.
+  await retireEndpoint(ctx, ep, true);
   await ctx.supervisor.syncNetwork(ep.networkId);
   ctx.log.info({ network: short(ep.networkId), endpoint: short(ep.id), ifname: ep.ifname }, 'endpoint deleted');
   return {};
@@ -95,7 +98,7 @@ export function join(ctx: DriverContext, req: JoinRequest): JoinResponse {
   if (!ep) throw new DriverError(`endpoint ${short(req.EndpointID)} is unknown to the wgmpls driver`);
   // Only recorded: the namespace file may not exist yet, and asking dockerd about the container
   // from in here would block until this very Join returns.
-  ctx.store.patchEndpoint(ep.id, { sandboxKey: req.SandboxKey, containerIfname: undefined });
+  ctx.store.patchEndpoint(ep.id, { sandboxKey: req.SandboxKey, containerIfname: undefined, nsid: undefined });
   ctx.log.info({ endpoint: short(ep.id), ifname: ep.ifname, sandboxKey: req.SandboxKey }, 'endpoint joined');
   return {
     InterfaceName: { SrcName: ep.ifname, DstPrefix: 'wgm' },
@@ -113,6 +116,7 @@ export function leave(ctx: DriverContext, endpointId: string): Record<string, ne
     return {};
   }
   // The datapath keeps running until DeleteEndpoint; Docker moves the TUN back to the host.
+  // The namespace's cookie stays: DeleteEndpoint still needs the container's routes from it.
   ctx.store.patchEndpoint(ep.id, { sandboxKey: undefined, containerIfname: undefined });
   ctx.log.info({ endpoint: short(ep.id), ifname: ep.ifname }, 'endpoint left its container');
   return {};

@@ -3,6 +3,7 @@ import type { CreateNetworkRequest } from '../api/schemas';
 import { short } from '../datapaths/supervisor';
 import type { IpamData } from '../state/types';
 import type { DriverContext } from './context';
+import { retireEndpoint } from './identity';
 import { parseNetworkOptions } from './options';
 
 function ipam(data: CreateNetworkRequest['IPv4Data']): IpamData[] {
@@ -34,9 +35,9 @@ export async function deleteNetwork(ctx: DriverContext, networkId: string): Prom
   // Docker deletes endpoints first; these would be leftovers of a failed teardown.
   for (const ep of ctx.store.endpointsOf(networkId)) {
     ctx.log.warn({ network: short(networkId), endpoint: short(ep.id) }, 'endpoint still present at DeleteNetwork; removing it');
-    await ctx.supervisor.stop(ep);
-    ctx.store.deleteEndpoint(ep.id);
+    await retireEndpoint(ctx, ep, false);
   }
+  // Identities retained for the network's containers go with it.
   ctx.store.deleteNetwork(networkId);
   ctx.log.info({ network: short(networkId) }, 'network deleted');
   return {};

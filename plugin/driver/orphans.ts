@@ -8,6 +8,9 @@ import { sandboxPath } from '../datapaths/plumbing';
 import type { Mutex } from '../lock';
 import type { EndpointState, NetworkState } from '../state/types';
 import type { DriverContext } from './context';
+import { networksById } from './containers';
+import { retireEndpoint } from './identity';
+import { watchContainers } from './watch';
 
 export const MIN_ORPHAN_AGE_MS = 60_000;
 
@@ -41,9 +44,18 @@ export async function pruneOrphans(
   mutex: Mutex,
   view: () => Promise<ReadonlyMap<string, ReadonlySet<string>> | null>,
 ): Promise<boolean> {
+  // Called at start-up by plugin/main.ts (then again until dockerd answers): the container watch
+  // starts here, on the same event stream and lock, once.
+  watchContainers(ctx, mutex);
   // Asked before taking the lock: dockerd may be waiting on a request that waits on the lock.
-  const docker = await view();
-  if (docker === null) return false;
+  const listed = await view();
+  if (listed === null) return false;
+  // The view lists networks by driver name; ours may be listed under another (a managed plugin's
+  // is "wgmpls:latest"). A network is gone only when dockerd says so for its id.
+  const unlisted = ctx.store.networks().filter((n) => !listed.has(n.id)).map((n) => n.id);
+  const stillThere = await networksById(unlisted);
+  if (stillThere === null) return false;
+  const docker = new Map([...listed, ...stillThere]);
   await mutex.run(async () => {
     const { store, supervisor, log } = ctx;
     const found = findOrphans(store.networks(), store.endpoints(), docker, Date.now(), (key) => sandboxPath(key) !== null);
@@ -52,8 +64,8 @@ export async function pruneOrphans(
       const ep = store.endpoint(id);
       if (!ep) continue;
       log.warn({ network: ep.networkId.slice(0, 12), endpoint: ep.id.slice(0, 12), ifname: ep.ifname }, 'endpoint unknown to dockerd; removing it');
-      await supervisor.stop(ep);
-      store.deleteEndpoint(id);
+      // Its container may still exist (stopped while we were down): it keeps its identity.
+      await retireEndpoint(ctx, ep, true);
       touched.add(ep.networkId);
     }
     for (const id of found.networks) {

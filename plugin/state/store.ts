@@ -4,7 +4,7 @@
 // it are the only copy there is.
 import { chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { EndpointState, NetworkState, State, StateSchema, emptyState } from './types';
+import { EndpointState, NetworkState, RetainedIdentity, State, StateSchema, emptyState, retainedKey } from './types';
 
 export const STATE_FILE = 'state.json';
 
@@ -77,8 +77,11 @@ export class StateStore {
     this.save();
   }
 
+  /** Also forgets the identities kept for the network's containers: they die with it. */
   deleteNetwork(id: string): void {
     delete this.state.networks[id];
+    const retained = this.state.retained ?? {};
+    for (const [key, r] of Object.entries(retained)) if (r.networkId === id) delete retained[key];
     this.save();
   }
 
@@ -104,9 +107,35 @@ export class StateStore {
     this.save();
   }
 
+  retained(): RetainedIdentity[] {
+    return Object.values(this.state.retained ?? {});
+  }
+
+  retainedFor(networkId: string, containerId: string): RetainedIdentity | undefined {
+    return this.state.retained?.[retainedKey(networkId, containerId)];
+  }
+
+  putRetained(r: RetainedIdentity): void {
+    this.retainedMap()[retainedKey(r.networkId, r.containerId)] = r;
+    this.save();
+  }
+
+  deleteRetained(networkId: string, containerId: string): void {
+    if (!this.state.retained?.[retainedKey(networkId, containerId)]) return;
+    delete this.state.retained[retainedKey(networkId, containerId)];
+    this.save();
+  }
+
+  private retainedMap(): Record<string, RetainedIdentity> {
+    this.state.retained ??= {};
+    return this.state.retained;
+  }
+
   private save(): void {
     const file = this.file;
     const tmp = `${file}.tmp-${process.pid}`;
+    // An empty `retained` is left out: the file of a plugin that kept nothing reads as before.
+    if (this.state.retained && Object.keys(this.state.retained).length === 0) delete this.state.retained;
     const data = JSON.stringify(this.state, null, 2) + '\n';
     const fd = openSync(tmp, 'w', 0o600);
     try {

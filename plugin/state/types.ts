@@ -33,6 +33,13 @@ export const DatapathRefSchema = z.object({
 });
 export type DatapathRef = z.infer<typeof DatapathRefSchema>;
 
+export const PendingTableSchema = z.object({
+  table: z.string(),
+  /** The interface name the routes were written for (Docker may name it differently now). */
+  ifname: z.string().optional(),
+});
+export type PendingTable = z.infer<typeof PendingTableSchema>;
+
 export const EndpointStateSchema = z.object({
   id: z.string(),
   networkId: z.string(),
@@ -50,8 +57,42 @@ export const EndpointStateSchema = z.object({
   containerIfname: z.string().optional(),
   datapath: DatapathRefSchema.optional(),
   createdAt: z.string(),
+  /** Docker's container behind the endpoint, learnt after Join from dockerd (never asked in Join). */
+  containerId: z.string().optional(),
+  /** Cookie of the container's network namespace: the name of its label table's directory. */
+  nsid: z.string().optional(),
+  /**
+   * The container's label table as last seen (serialised LSR table). /run is gone after a reboot
+   * and dead namespaces' tables are collected: this copy is what a restarted container gets back.
+   */
+  table: z.string().optional(),
+  /** Routes of the container's previous life, to put into its new namespace once it is plumbed. */
+  pendingTable: PendingTableSchema.optional(),
 });
 export type EndpointState = z.infer<typeof EndpointStateSchema>;
+
+/**
+ * What stays of an endpoint whose container still exists (stopped, or restarting with dockerd):
+ * Docker gives the container a new endpoint id next time, and that endpoint takes this identity
+ * over, so peers, `wg show` and `wgmpls show` see the same key. Dropped with the container.
+ */
+export const RetainedIdentitySchema = z.object({
+  networkId: z.string(),
+  containerId: z.string(),
+  privateKey: hexKey,
+  publicKey: hexKey,
+  /** Reserved: no new endpoint is given it while the container may come back. */
+  port: z.number().int(),
+  /** The name its TUN had in the container, which its routes name. */
+  containerIfname: z.string().optional(),
+  table: z.string().optional(),
+  retainedAt: z.string(),
+});
+export type RetainedIdentity = z.infer<typeof RetainedIdentitySchema>;
+
+export function retainedKey(networkId: string, containerId: string): string {
+  return `${networkId}/${containerId}`;
+}
 
 export const STATE_VERSION = 1;
 
@@ -59,6 +100,8 @@ export const StateSchema = z.object({
   version: z.literal(STATE_VERSION),
   networks: z.record(NetworkStateSchema),
   endpoints: z.record(EndpointStateSchema),
+  /** By retainedKey(); absent when empty (a state with nothing in it stays three keys). */
+  retained: z.record(RetainedIdentitySchema).optional(),
 });
 export type State = z.infer<typeof StateSchema>;
 

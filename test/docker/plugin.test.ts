@@ -3,12 +3,13 @@
 // each other through WireGuard tunnels on the loopback. Needs root and a dockerd that answers
 // (skipped with a message otherwise). Everything created is named wgmt-dk-*; the 10.66/fd00:66
 // addresses exist only inside the test containers.
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { CLI, ROOT, RunResult, isRoot, run, sleep, udpPayloads, waitFor } from '../net/harness';
+import { CLI, run, sleep, udpPayloads, waitFor } from '../net/harness';
+import { Plugin, docker, dockerOk, ensureImage, mustPing, ping, whyNotRunnable } from './helpers';
 import { parseSet } from '../../datapath/ipc/uapi';
 import { DriverError } from '../../plugin/api/errors';
 import { driverRoutes } from '../../plugin/api/routes';
@@ -31,18 +32,6 @@ const B = 'wgmt-dk-b';
 const C = 'wgmt-dk-c';
 const IP = { a: '10.66.0.2', b: '10.66.0.3', c: '10.66.0.4', a6: 'fd00:66::2', b6: 'fd00:66::3', c6: 'fd00:66::4' };
 const CONTAINERS = [A, B, C, 'wgmt-dk-s1', 'wgmt-dk-s2', 'wgmt-dk-s3'];
-
-function whyNotRunnable(): string | null {
-  if (!isRoot()) return 'not root';
-  const info = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 20_000, encoding: 'utf8' });
-  if (info.status !== 0) return `docker does not answer (${(info.stderr || info.error?.message || '').trim()})`;
-  if (!existsSync(join(ROOT, 'dist', 'plugin', 'main.js'))) return 'dist/ is not built (npm run build)';
-  if (existsSync(SOCKET)) {
-    const probe = spawnSync('curl', ['-s', '--max-time', '2', '--unix-socket', SOCKET, '-X', 'POST', 'http://x/Plugin.Activate'], { encoding: 'utf8' });
-    if (probe.status === 0) return `a wgmpls driver is already running on ${SOCKET}; stop it to run these tests`;
-  }
-  return null;
-}
 
 // ------------------------------------------------------------------ no Docker, no root needed
 
@@ -177,108 +166,13 @@ describe('plugin logic (no Docker needed)', () => {
 
 // ------------------------------------------------------------------ against the host's dockerd
 
-const skipReason = whyNotRunnable();
+const skipReason = whyNotRunnable(SOCKET);
 if (skipReason && process.env.CI) throw new Error(`CI must run the Docker tests, but: ${skipReason}`);
 if (skipReason) {
   console.warn(`test/docker/plugin.test.ts skipped: ${skipReason}`);
 }
 jest.setTimeout(120_000);
 const maybe = skipReason ? describe.skip : describe;
-
-async function docker(...args: string[]): Promise<RunResult> {
-  return run('docker', args, { timeoutMs: 60_000 });
-}
-
-async function dockerOk(...args: string[]): Promise<string> {
-  const r = await docker(...args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
-
-/** The test image: the lab's node image (lab/images/build.sh), built if needed. */
-async function ensureImage(): Promise<string> {
-  if ((await docker('image', 'inspect', 'wgmpls/node:latest')).code === 0) return 'wgmpls/node:latest';
-  const script = join(ROOT, 'lab', 'images', 'build.sh');
-  const r = await run('bash', [script], { timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`${script} failed: ${r.stderr}`);
-  return 'wgmpls/node:latest';
-}
-
-interface EndpointRecord {
-  id: string;
-  privateKey: string;
-  networkId: string;
-  ifname: string;
-  publicKey: string;
-  port: number;
-  address?: string;
-  datapath?: { pid: number };
-}
-
-interface StateFile {
-  networks: Record<string, unknown>;
-  endpoints: Record<string, EndpointRecord>;
-}
-
-class Plugin {
-  proc: ChildProcess | null = null;
-  logs = '';
-  private tmp: string | null = null;
-
-  /** Made on first use: jest runs a skipped describe's body too, and must leave nothing behind. */
-  get dir(): string {
-    this.tmp ??= mkdtempSync(join(tmpdir(), 'wgmt-plugin-'));
-    return this.tmp;
-  }
-
-  get env(): NodeJS.ProcessEnv {
-    return { ...process.env, WGMPLS_STATE_DIR: join(this.dir, 'state'), WGMPLS_LOG_DIR: join(this.dir, 'logs') };
-  }
-
-  async start(): Promise<void> {
-    const proc = spawn(process.execPath, [CLI, 'plugin'], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    const collect = (d: Buffer): void => {
-      this.logs += d.toString();
-    };
-    proc.stdout?.on('data', collect);
-    proc.stderr?.on('data', collect);
-    try {
-      await waitFor('the plugin to listen', () => this.logs.includes('driver listening') || proc.exitCode !== null, 30_000);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; plugin logs: ${this.logs}`);
-    }
-    if (proc.exitCode !== null) throw new Error(`plugin exited: ${this.logs}`);
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.kill(signal);
-    await exited;
-  }
-
-  state(): StateFile {
-    const file = join(this.dir, 'state', 'state.json');
-    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as StateFile) : { networks: {}, endpoints: {} };
-  }
-
-  endpointAt(address: string): EndpointRecord {
-    const ep = Object.values(this.state().endpoints).find((e) => e.address?.startsWith(`${address}/`));
-    if (!ep) throw new Error(`no endpoint with address ${address} in the state`);
-    return ep;
-  }
-}
-
-async function ping(from: string, to: string, count = 3): Promise<RunResult> {
-  return docker('exec', from, 'ping', ...(to.includes(':') ? ['-6'] : []), '-c', String(count), '-i', '0.2', '-W', '2', to);
-}
-
-async function mustPing(from: string, to: string): Promise<void> {
-  const r = await ping(from, to);
-  if (r.code !== 0) throw new Error(`ping ${from} -> ${to} failed: ${r.stdout}${r.stderr}`);
-}
 
 /** `wg show <if> dump`, peers only (the first line holds the private key and is dropped unread). */
 async function wgPeers(ifname: string): Promise<{ pub: string; endpoint: string; allowedIps: string; handshake: number }[]> {
