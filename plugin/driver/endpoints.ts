@@ -91,6 +91,8 @@ export async function deleteEndpoint(ctx: DriverContext, endpointId: string): Pr
 export interface JoinResponse {
   InterfaceName: { SrcName: string; DstPrefix: string };
   DisableGatewayService: boolean;
+  /** RouteType 1 = connected: `default dev wgmN`, no next hop (a point-to-point TUN needs none). */
+  StaticRoutes?: { Destination: string; RouteType: 1 }[];
 }
 
 export function join(ctx: DriverContext, req: JoinRequest): JoinResponse {
@@ -100,12 +102,19 @@ export function join(ctx: DriverContext, req: JoinRequest): JoinResponse {
   // from in here would block until this very Join returns.
   ctx.store.patchEndpoint(ep.id, { sandboxKey: req.SandboxKey, containerIfname: undefined, nsid: undefined });
   ctx.log.info({ endpoint: short(ep.id), ifname: ep.ifname, sandboxKey: req.SandboxKey }, 'endpoint joined');
+  const net = ctx.store.network(ep.networkId);
+  const routes: { Destination: string; RouteType: 1 }[] = [];
+  if (net?.defaultRoute) {
+    routes.push({ Destination: '0.0.0.0/0', RouteType: 1 });
+    if (net.ipv6.length > 0) routes.push({ Destination: '::/0', RouteType: 1 });
+  }
   return {
     InterfaceName: { SrcName: ep.ifname, DstPrefix: 'wgm' },
-    // No default route through the tunnel (nothing answers at the IPAM gateway) and no
-    // docker_gwbridge either: the container keeps whatever default route its other networks
-    // give, and a wgmpls-only container has just its links, as a lab router should.
+    // Never the IPAM gateway (nothing answers there) and no docker_gwbridge: the container keeps
+    // what its other networks give it, a wgmpls-only container has just its links, as a lab
+    // router should - unless the network was created with wgmpls.default-route=true.
     DisableGatewayService: true,
+    ...(routes.length > 0 ? { StaticRoutes: routes } : {}),
   };
 }
 

@@ -11,11 +11,13 @@ export interface NetworkOptions {
   underlay: string;
   mplsPeers: MplsPeerMode;
   portBase: number | null;
+  /** Give containers a default route through this network's TUN (IPv4, and IPv6 if it has it). */
+  defaultRoute: boolean;
 }
 
-export const DEFAULTS: NetworkOptions = { mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null };
+export const DEFAULTS: NetworkOptions = { mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false };
 
-const KNOWN = ['wgmpls.mtu', 'wgmpls.underlay', 'wgmpls.mpls-peers', 'wgmpls.port-base'] as const;
+const KNOWN = ['wgmpls.mtu', 'wgmpls.underlay', 'wgmpls.mpls-peers', 'wgmpls.port-base', 'wgmpls.default-route'] as const;
 
 function intOption(key: string, value: string, min: number, max: number): number {
   const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
@@ -59,6 +61,10 @@ export function parseNetworkOptions(generic: Readonly<Record<string, string>>): 
         break;
       case 'wgmpls.port-base':
         o.portBase = intOption(key, value, 1, 65535);
+        break;
+      case 'wgmpls.default-route':
+        if (!['true', 'false', '1', '0'].includes(value)) throw new DriverError(`wgmpls.default-route must be true or false, got "${value}"`);
+        o.defaultRoute = value === 'true' || value === '1';
         break;
       default:
         throw new DriverError(`unknown option ${key} (the wgmpls driver knows ${KNOWN.join(', ')})`);

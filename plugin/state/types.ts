@@ -20,6 +20,8 @@ export const NetworkStateSchema = z.object({
   underlay: z.string(),
   mplsPeers: z.enum(MPLS_PEER_MODES),
   portBase: z.number().int().nullable(),
+  /** Containers get a default route through this network's TUN (state written before it existed: off). */
+  defaultRoute: z.boolean().default(false),
   ipv4: z.array(IpamDataSchema),
   ipv6: z.array(IpamDataSchema),
   createdAt: z.string(),

@@ -27,11 +27,12 @@ import { silentLog } from '../../datapath/log';
 const SOCKET = '/run/docker/plugins/wgmpls.sock';
 const NET = 'wgmt-dk-net';
 const NET3 = 'wgmt-dk-seed';
+const NET4 = 'wgmt-dk-dflt';
 const A = 'wgmt-dk-a';
 const B = 'wgmt-dk-b';
 const C = 'wgmt-dk-c';
 const IP = { a: '10.66.0.2', b: '10.66.0.3', c: '10.66.0.4', a6: 'fd00:66::2', b6: 'fd00:66::3', c6: 'fd00:66::4' };
-const CONTAINERS = [A, B, C, 'wgmt-dk-s1', 'wgmt-dk-s2', 'wgmt-dk-s3'];
+const CONTAINERS = [A, B, C, 'wgmt-dk-s1', 'wgmt-dk-s2', 'wgmt-dk-s3', 'wgmt-dk-d1', 'wgmt-dk-d2'];
 
 // ------------------------------------------------------------------ no Docker, no root needed
 
@@ -41,6 +42,7 @@ const netState = (over: Partial<NetworkState> = {}): NetworkState => ({
   underlay: '127.0.0.1',
   mplsPeers: 'any',
   portBase: null,
+  defaultRoute: false,
   ipv4: [],
   ipv6: [],
   createdAt: '2020-01-01T00:00:00.000Z',
@@ -61,12 +63,13 @@ const epState = (i: number, over: Partial<EndpointState> = {}): EndpointState =>
 
 describe('plugin logic (no Docker needed)', () => {
   test('network options: defaults, bounds and unknown keys named; Docker keys ignored', () => {
-    expect(parseNetworkOptions({})).toEqual({ mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null });
-    expect(parseNetworkOptions({ 'wgmpls.mtu': '9000', 'wgmpls.mpls-peers': 'seed', 'wgmpls.port-base': '40000', 'com.docker.network.bridge.name': 'x', 'wgmpls.underlay': '::1' })).toEqual({
+    expect(parseNetworkOptions({})).toEqual({ mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false });
+    expect(parseNetworkOptions({ 'wgmpls.mtu': '9000', 'wgmpls.mpls-peers': 'seed', 'wgmpls.port-base': '40000', 'com.docker.network.bridge.name': 'x', 'wgmpls.underlay': '::1', 'wgmpls.default-route': 'true' })).toEqual({
       mtu: 9000,
       underlay: '::1',
       mplsPeers: 'seed',
       portBase: 40000,
+      defaultRoute: true,
     });
     expect(() => parseNetworkOptions({ 'wgmpls.mtu': '575' })).toThrow(/wgmpls\.mtu must be an integer from 576 to 65535/);
     expect(() => parseNetworkOptions({ 'wgmpls.mtu': '1e3' })).toThrow(DriverError);
@@ -192,7 +195,7 @@ const b64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');
 
 async function removeAll(): Promise<void> {
   await docker('rm', '-f', ...CONTAINERS);
-  for (const n of [NET, NET3]) await docker('network', 'rm', n);
+  for (const n of [NET, NET3, NET4]) await docker('network', 'rm', n);
 }
 
 maybe('docker network driver (wgmpls plugin)', () => {
@@ -350,6 +353,18 @@ maybe('docker network driver (wgmpls plugin)', () => {
     const r = await docker('run', '-d', '--name', 'wgmt-dk-s3', '--network', NET3, image);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/wgmpls\.mpls-peers=seed, which allows exactly two endpoints/);
+  });
+
+  test('wgmpls.default-route=true: containers route everything through the tunnel', async () => {
+    await dockerOk('network', 'create', '-d', 'wgmpls', '-o', 'wgmpls.default-route=true', '--subnet', '10.69.0.0/24', NET4);
+    await dockerOk('run', '-d', '--name', 'wgmt-dk-d1', '--network', NET4, '--ip', '10.69.0.2', image);
+    await dockerOk('run', '-d', '--name', 'wgmt-dk-d2', '--network', NET4, '--ip', '10.69.0.3', '--cap-add', 'NET_ADMIN', image);
+    expect(await dockerOk('exec', 'wgmt-dk-d1', 'ip', 'route', 'show', 'default')).toMatch(/^default dev wgm0/);
+    // An address that only d2 has, outside the network: reachable from d1 only by the default route.
+    await dockerOk('exec', 'wgmt-dk-d2', 'ip', 'addr', 'add', '10.70.0.1/32', 'dev', 'lo');
+    await mustPing('wgmt-dk-d1', '10.70.0.1');
+    const bad = await docker('network', 'create', '-d', 'wgmpls', '-o', 'wgmpls.default-route=maybe', 'wgmt-dk-bad');
+    expect(bad.stderr).toMatch(/wgmpls\.default-route must be true or false, got "maybe"/);
   });
 
   test('after docker rm -f and docker network rm nothing is left', async () => {
