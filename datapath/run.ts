@@ -7,7 +7,7 @@ import { TunDevice } from './tun/tunDevice';
 import { UapiServer } from './ipc/server';
 import { LsrEndpoint } from './lsr/endpoint';
 import { gcStaleTables } from './lsr/store';
-import { warmUp } from './device/warmup';
+import { warmUp, warmUpOverLoopback } from './device/warmup';
 import { Log } from './log';
 import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC } from './tun/tunDevice';
 
@@ -40,7 +40,11 @@ export interface RunningDatapath {
 export async function startDatapath(opts: DatapathOptions): Promise<RunningDatapath> {
   const { log } = opts;
   const mtu = opts.mtu ?? DEFAULT_MTU;
-  const warmMs = warmUp();
+  const warmStart = performance.now();
+  warmUp();
+  // Best effort: a namespace without a loopback address still starts, just colder.
+  await warmUpOverLoopback().catch(() => 0);
+  const warmMs = performance.now() - warmStart;
   const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu });
   let device: Device | null = null;
   let lsr: LsrEndpoint | null = null;
