@@ -1,114 +1,101 @@
 // A freshly started datapath runs its per-packet code in V8's interpreter: the first pings
 // through a new tunnel take several times longer than they will a second later. Before the
-// device goes live, push traffic through a throwaway pair of devices wired back to back in
-// memory, so the hot paths (seal, open, replay, allowed-ips, MPLS strip/rebuild) are compiled.
+// device goes live, push traffic through a throwaway pair of devices, so the hot paths (seal,
+// open, replay, allowed-ips, MPLS strip/rebuild, and Node's own dgram paths) are compiled.
 import { Device, DeviceIO } from './device';
-import { Endpoint } from './config';
+import { DeviceChange, Endpoint } from './config';
 import { generatePrivateKey, publicKey } from '../crypto/x25519';
 import { UdpConn } from '../conn/udp';
 
-export function warmUp(rounds = 3000): number {
-  const started = performance.now();
-  const queue: { to: Device; msg: Buffer; from: Endpoint }[] = [];
-  const epA = { address: '192.0.2.1', port: 1 };
-  const epB = { address: '192.0.2.2', port: 2 };
-  let a: Device | null = null;
-  let b: Device | null = null;
-  const io = (self: () => Device | null, other: () => Device | null, from: Endpoint): DeviceIO => ({
-    sendUdp: (chunks) => {
-      const to = other();
-      if (to) queue.push({ to, msg: Buffer.concat(chunks), from });
-    },
-    writeTun: () => undefined,
-    bind: async () => (self() === a ? 1 : 2),
-  });
-  a = new Device(io(() => a, () => b, epA));
-  b = new Device(io(() => b, () => a, epB));
-  const ka = generatePrivateKey();
-  const kb = generatePrivateKey();
-  const v4 = (last: number): Uint8Array => Uint8Array.from([192, 0, 2, last]);
-  const setup = (d: Device, priv: Uint8Array, peerPriv: Uint8Array, peerEp: Endpoint, peerAddr: number): Promise<void> =>
-    Promise.resolve(
-      d.apply({
-        privateKey: priv,
-        replacePeers: false,
-        peers: [
-          {
-            publicKey: publicKey(peerPriv),
-            remove: false,
-            updateOnly: false,
-            endpoint: peerEp,
-            replaceAllowedIps: true,
-            allowedIps: [{ addr: v4(peerAddr), bits: 32 }, { addr: new Uint8Array(4), bits: 32 }],
-          },
-        ],
-      }),
-    );
-  // apply() only awaits a port change, which this does not make: it completes synchronously.
-  void setup(a, ka, kb, epB, 2);
-  void setup(b, kb, ka, epA, 1);
-  const packet = Buffer.alloc(1400);
-  packet[0] = 0x45;
-  packet.writeUInt16BE(packet.length, 2);
-  packet[8] = 64;
-  packet[9] = 17;
-  packet.set(v4(1), 12);
-  packet.set(v4(2), 16);
-  const frame = Buffer.concat([Buffer.from([0x00, 0x06, 0x51, 0x40]), packet]); // label 101, BoS, TTL 64
-  const drain = (): void => {
-    while (queue.length) {
-      const m = queue.shift();
-      if (m) m.to.handleUdp(m.msg, m.from);
-    }
+const addr = (last: number): Uint8Array => Uint8Array.from([192, 0, 2, last]);
+
+/** A key for each side, and the transaction that makes each the other's only peer. */
+function pairConfig(endpoints: [Endpoint, Endpoint], withMpls: boolean): [DeviceChange, DeviceChange] {
+  const keys = [generatePrivateKey(), generatePrivateKey()];
+  const side = (i: 0 | 1): DeviceChange => {
+    const other = 1 - i;
+    const allowedIps = [{ addr: addr(other + 1), bits: 32 }];
+    if (withMpls) allowedIps.push({ addr: new Uint8Array(4), bits: 32 }); // the seed's MPLS peer rule
+    return {
+      privateKey: keys[i],
+      replacePeers: false,
+      peers: [{ publicKey: publicKey(keys[other]), remove: false, updateOnly: false, endpoint: endpoints[other], replaceAllowedIps: true, allowedIps }],
+    };
   };
-  for (let i = 0; i < rounds; i++) {
-    a.sendIp(packet);
-    if (i % 4 === 0) a.sendMpls(Buffer.from(frame));
-    drain();
-  }
-  a.close();
-  b.close();
-  return performance.now() - started;
+  return [side(0), side(1)];
 }
 
-/**
- * The same over two real UDP sockets on 127.0.0.1, so Node's own dgram send and receive paths
- * are compiled too (they are most of what a packet costs in JavaScript). Bounded in time.
- */
+/** An IPv4/UDP packet from side 0 (192.0.2.1) to side 1 (192.0.2.2). */
+function packet(size: number): Buffer {
+  const p = Buffer.alloc(size);
+  p[0] = 0x45;
+  p.writeUInt16BE(p.length, 2);
+  p[8] = 64;
+  p[9] = 17;
+  p.set(addr(1), 12);
+  p.set(addr(2), 16);
+  return p;
+}
+
+/** Two devices wired back to back in memory: IP and MPLS, no I/O at all. Returns what arrived. */
+export function warmUp(rounds = 3000): number {
+  let delivered = 0;
+  const queue: { to: Device; msg: Buffer; from: Endpoint }[] = [];
+  const eps: [Endpoint, Endpoint] = [
+    { address: '192.0.2.1', port: 1 },
+    { address: '192.0.2.2', port: 2 },
+  ];
+  const devs: Device[] = [];
+  const io = (me: 0 | 1): DeviceIO => ({
+    sendUdp: (chunks) => queue.push({ to: devs[1 - me], msg: Buffer.concat(chunks), from: eps[me] }),
+    writeTun: () => void delivered++,
+    bind: async () => eps[me].port,
+  });
+  devs.push(new Device(io(0)), new Device(io(1)));
+  const [ca, cb] = pairConfig(eps, true);
+  // apply() only awaits a port change, which these do not make: they complete synchronously.
+  void devs[0].apply(ca);
+  void devs[1].apply(cb);
+  const ip = packet(1400);
+  const frame = Buffer.concat([Buffer.from([0x00, 0x06, 0x51, 0x40]), ip]); // label 101, BoS, TTL 64
+  for (let i = 0; i < rounds; i++) {
+    devs[0].sendIp(ip);
+    if (i % 4 === 0) devs[0].sendMpls(Buffer.from(frame));
+    for (let m = queue.shift(); m; m = queue.shift()) m.to.handleUdp(m.msg, m.from);
+  }
+  for (const d of devs) d.close();
+  return delivered;
+}
+
+/** The same over two real UDP sockets on 127.0.0.1, fed as the TUN would. Bounded in time. */
 export async function warmUpOverLoopback(rounds = 4000, budgetMs = 2000): Promise<number> {
   const started = performance.now();
   const devs: Device[] = [];
   const conns: UdpConn[] = [];
   let received = 0;
-  const mk = (): { dev: Device; conn: UdpConn } => {
-    let dev: Device | null = null;
-    const conn = new UdpConn((msg, from) => dev?.handleUdp(msg, from), '127.0.0.1');
-    dev = new Device({ sendUdp: (chunks, to) => conn.send(chunks, to), writeTun: () => void received++, bind: (port) => conn.bind(port) });
-    devs.push(dev);
-    conns.push(conn);
-    return { dev, conn };
-  };
   try {
-    const a = mk();
-    const b = mk();
-    const [pa, pb] = [await a.dev.start(0).then(() => a.dev.port), await b.dev.start(0).then(() => b.dev.port)];
-    const ka = generatePrivateKey();
-    const kb = generatePrivateKey();
-    const v4 = (last: number): Uint8Array => Uint8Array.from([192, 0, 2, last]);
-    await a.dev.apply({ privateKey: ka, replacePeers: false, peers: [{ publicKey: publicKey(kb), remove: false, updateOnly: false, endpoint: { address: '127.0.0.1', port: pb }, replaceAllowedIps: true, allowedIps: [{ addr: v4(2), bits: 32 }] }] });
-    await b.dev.apply({ privateKey: kb, replacePeers: false, peers: [{ publicKey: publicKey(ka), remove: false, updateOnly: false, endpoint: { address: '127.0.0.1', port: pa }, replaceAllowedIps: true, allowedIps: [{ addr: v4(1), bits: 32 }] }] });
-    const packet = Buffer.alloc(100);
-    packet[0] = 0x45;
-    packet.writeUInt16BE(packet.length, 2);
-    packet[8] = 64;
-    packet[9] = 17;
-    packet.set(v4(1), 12);
-    packet.set(v4(2), 16);
+    for (let i = 0; i < 2; i++) {
+      let dev: Device | null = null;
+      const conn = new UdpConn((msg, from) => dev?.handleUdp(msg, from), '127.0.0.1');
+      dev = new Device({ sendUdp: (chunks, to) => conn.send(chunks, to), writeTun: () => void received++, bind: (port) => conn.bind(port) });
+      devs.push(dev);
+      conns.push(conn);
+      await dev.start(0);
+    }
+    const [ca, cb] = pairConfig(
+      [
+        { address: '127.0.0.1', port: devs[0].port },
+        { address: '127.0.0.1', port: devs[1].port },
+      ],
+      false,
+    );
+    await devs[0].apply(ca);
+    await devs[1].apply(cb);
     // As the TUN hands it over: packet-information header (protocol 0x0800) first.
-    const fromTun = Buffer.concat([Buffer.from([0, 0, 0x08, 0x00]), packet]);
+    const fromTun = Buffer.concat([Buffer.from([0, 0, 0x08, 0x00]), packet(100)]);
     for (let i = 0; i < rounds && performance.now() - started < budgetMs; i++) {
       const want = received + 1;
-      a.dev.handleTunPacket(fromTun);
+      devs[0].handleTunPacket(fromTun);
       const until = performance.now() + 50;
       while (received < want && performance.now() < until) await new Promise((r) => setImmediate(r));
     }
