@@ -99,6 +99,9 @@ export class Lsr {
   /** ILM: a labelled frame that arrived (from a peer, or handed over by a sibling endpoint). */
   handleFrame(frame: Buffer, multicast: boolean, inDev: string): void {
     let off = 0;
+    // The TTL popped explicit nulls hand down (uniform model), kept aside rather than written
+    // into the frame: an ICMP error must quote the stack exactly as it was received.
+    let carry = 255;
     for (let depth = 0; ; depth++) {
       if (depth >= MAX_STACK_WALK) return this.host.drop('stack-too-deep');
       if (frame.length - off < 4) return this.host.drop('malformed');
@@ -106,7 +109,7 @@ export class Lsr {
       const label = top >>> 12;
       const tc = (top >>> 9) & 7;
       const bos = (top >>> 8) & 1;
-      const ttl = top & 0xff;
+      const ttl = Math.min(top & 0xff, carry);
       if (!bos && frame.length - off < 8) return this.host.drop('malformed');
 
       if (label < MplsLabel.FIRST_UNRESERVED) {
@@ -116,7 +119,7 @@ export class Lsr {
           if (!bos) {
             if (!this.settings.rfc4182) return this.host.drop('explicit-null-not-bottom');
             off += 4;
-            if (this.settings.ttlPropagate) this.lowerLabelTtl(frame, off, ttl - 1);
+            if (this.settings.ttlPropagate) carry = ttl - 1;
             continue;
           }
           return this.deliverLocal(frame.subarray(off + 4), ttl - 1, tc);
@@ -222,7 +225,8 @@ export class Lsr {
     if (v === 0) return;
     const source = this.host.localAddress(v, inDev);
     if (!source) return;
-    const stack = frame.subarray(off, end);
+    // RFC 4950: the whole stack as received, explicit nulls already popped included.
+    const stack = frame.subarray(0, end);
     const icmp = v === 4 ? timeExceededV4({ original, source, labelStack: stack }) : timeExceededV6({ original, source, labelStack: stack });
     if (!icmp) return;
     const reply = Buffer.from(icmp.buffer, icmp.byteOffset, icmp.byteLength);

@@ -888,6 +888,18 @@ describe('TTL expiry', () => {
     expectTimeExceeded(payload, { source: LOCAL4, original: original(), stack: received });
   });
 
+  test('under an explicit null: the label expires by the TTL the null handed down; RFC 4950 quotes the stack as received', () => {
+    const { lsr, host } = setup({ mpls: [ilm(100, [200])] });
+    const f = frame([{ label: 0, ttl: 2 }, { label: 100, tc: 3, ttl: 64 }], original());
+    const received = Buffer.from(f.subarray(0, 8));
+    lsr.handleFrame(f, false, 'wg0');
+    expect(host.drops).toEqual(['ttl-expired']);
+    expect(lsr.routeCounters.get(100)?.ttlExpired).toBe(1);
+    const { stack, payload } = parseStack(host.mpls().frame);
+    expect(stack).toEqual([{ label: 200, tc: 3, bos: 1, ttl: 255 }]);
+    expectTimeExceeded(payload, { source: LOCAL4, original: original(), stack: received });
+  });
+
   test('along the LSP on a PHP route: the ICMP leaves as IP on the route', () => {
     const { lsr, host } = setup({ mpls: [ilm(100, [], 'wg1', VIA1)] });
     lsr.handleFrame(frame([{ label: 100, ttl: 1 }], original()), false, 'wg0');
