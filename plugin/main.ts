@@ -44,6 +44,7 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
     stateDir: paths.stateDir,
     driver: basename(paths.socket, '.sock'),
     ours: (ids) => ids.some((id) => store.endpoint(id) !== undefined),
+    endpointRoutes: (id) => store.endpoint(id)?.routes,
     log,
   });
   routes.start();

@@ -3,6 +3,7 @@
 // An endpoint is one datapath process with its own key and UDP port; its TUN is created in the
 // host namespace at CreateEndpoint (so the MTU is set before Docker takes it: Docker leaves it
 // alone) and handed to Docker by name at Join, which moves it into the container as wgm0, wgm1...
+import { ROUTES_LABEL, RoutesLabelError, parseRoutesLabel } from '../routes/label';
 import { generatePrivateKey, publicKey } from '../../datapath/crypto/x25519';
 import { DriverError } from '../api/errors';
 import type { CreateEndpointRequest, JoinRequest } from '../api/schemas';
@@ -39,6 +40,18 @@ export async function createEndpoint(ctx: DriverContext, req: CreateEndpointRequ
       'this network has wgmpls.mpls-peers=seed, which allows exactly two endpoints (one peer holds 0.0.0.0 and is the only MPLS peer); create the network with wgmpls.mpls-peers=any for more',
     );
   }
+  // Routes given as an endpoint driver option are checked here, where an error still reaches the
+  // docker CLI (a label can only be read after the container started; see plugin/routes).
+  const routesOpt = req.Options?.[ROUTES_LABEL];
+  if (routesOpt !== undefined) {
+    if (typeof routesOpt !== 'string') throw new DriverError(`${ROUTES_LABEL} must be a string of wgmpls ip lines`);
+    try {
+      parseRoutesLabel(routesOpt);
+    } catch (err) {
+      if (err instanceof RoutesLabelError) throw new DriverError(err.message);
+      throw err;
+    }
+  }
   const ifname = tunName(req.EndpointID);
   if (ctx.store.endpoints().some((e) => e.ifname === ifname) || linkExists(ifname)) {
     throw new DriverError(`interface ${ifname} already exists on this host`);
@@ -58,6 +71,7 @@ export async function createEndpoint(ctx: DriverContext, req: CreateEndpointRequ
   };
   if (req.Interface?.Address) ep.address = req.Interface.Address;
   if (req.Interface?.AddressIPv6) ep.addressIPv6 = req.Interface.AddressIPv6;
+  if (typeof routesOpt === 'string') ep.routes = routesOpt;
   // Saved before the process exists: if we die in between, the supervisor finishes the job.
   ctx.store.putEndpoint(ep);
   try {

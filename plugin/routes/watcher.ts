@@ -20,6 +20,8 @@ export interface ContainerRoutesOptions {
   stateDir: string;
   /** This plugin's driver name: `connect` events of other networks bring no interface of ours. */
   driver: string;
+  /** An endpoint's `--driver-opt wgmpls.routes`, if it has one (applied with the label's lines). */
+  endpointRoutes?: (endpointId: string) => string | undefined;
   /** Whether any of these endpoints is ours: only containers on our networks have our interfaces. */
   ours: (endpointIds: readonly string[]) => boolean;
   log: Log;
@@ -37,7 +39,8 @@ export class ContainerRoutes {
   private readonly log: Log;
   private readonly onStart = (ev: { containerId: string; labels: Record<string, string> }): void => {
     this.dead.delete(ev.containerId);
-    if (ev.labels[ROUTES_LABEL] !== undefined) this.kick(ev.containerId);
+    // Routes may also come as an endpoint driver option, which the event does not show.
+    if (ev.labels[ROUTES_LABEL] !== undefined || this.opts.endpointRoutes) this.kick(ev.containerId);
   };
   private readonly onConnect = (ev: NetworkEvent): void => {
     if (ev.driver === undefined || isOurDriver(ev.driver, this.opts.driver)) this.kick(ev.containerId);
@@ -137,7 +140,10 @@ export class ContainerRoutes {
       this.log.error({ container: short(containerId), err: (err as Error).message }, `cannot apply ${ROUTES_LABEL}`);
       return;
     }
-    const label = c?.labels[ROUTES_LABEL];
+    // The label's lines, then each endpoint's `--driver-opt wgmpls.routes` lines.
+    const given = c ? [c.labels[ROUTES_LABEL], ...c.endpointIds.map((id) => this.opts.endpointRoutes?.(id))] : [];
+    const parts = given.filter((x): x is string => x !== undefined && x.trim() !== '');
+    const label = parts.length > 0 ? parts.join(';') : undefined;
     // Gone, not started yet (a `connect` before `start`: start comes next), or nothing to do.
     if (!c || !c.running || label === undefined) return;
     if (!this.opts.ours(c.endpointIds)) {

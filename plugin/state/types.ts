@@ -58,6 +58,8 @@ export const EndpointStateSchema = z.object({
   /** The name Docker gave the TUN inside the container (wgm0, wgm1...), learnt after Join. */
   containerIfname: z.string().optional(),
   datapath: DatapathRefSchema.optional(),
+  /** `--driver-opt wgmpls.routes=...` of this endpoint: checked at CreateEndpoint, applied with the label's. */
+  routes: z.string().optional(),
   createdAt: z.string(),
   /** Docker's container behind the endpoint, learnt after Join from dockerd (never asked in Join). */
   containerId: z.string().optional(),

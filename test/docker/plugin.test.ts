@@ -32,7 +32,7 @@ const A = 'wgmt-dk-a';
 const B = 'wgmt-dk-b';
 const C = 'wgmt-dk-c';
 const IP = { a: '10.66.0.2', b: '10.66.0.3', c: '10.66.0.4', a6: 'fd00:66::2', b6: 'fd00:66::3', c6: 'fd00:66::4' };
-const CONTAINERS = [A, B, C, 'wgmt-dk-s1', 'wgmt-dk-s2', 'wgmt-dk-s3', 'wgmt-dk-d1', 'wgmt-dk-d2'];
+const CONTAINERS = [A, B, C, 'wgmt-dk-s1', 'wgmt-dk-s2', 'wgmt-dk-s3', 'wgmt-dk-d1', 'wgmt-dk-d2', 'wgmt-dk-o1', 'wgmt-dk-o2'];
 
 // ------------------------------------------------------------------ no Docker, no root needed
 
@@ -365,6 +365,17 @@ maybe('docker network driver (wgmpls plugin)', () => {
     await mustPing('wgmt-dk-d1', '10.70.0.1');
     const bad = await docker('network', 'create', '-d', 'wgmpls', '-o', 'wgmpls.default-route=maybe', 'wgmt-dk-bad');
     expect(bad.stderr).toMatch(/wgmpls\.default-route must be true or false, got "maybe"/);
+  });
+
+  test('routes given as an endpoint driver option: a bad one is refused to the docker CLI, a good one applied', async () => {
+    const bad = await docker('run', '-d', '--name', 'wgmt-dk-o1', '--network', `name=${NET4},driver-opt=wgmpls.routes=-f mpls route add 5 dev lo`, image);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/NetworkDriver\.CreateEndpoint: wgmpls\.routes line 1 \("-f mpls route add 5 dev lo"\): label 5 is reserved/);
+    await dockerOk('run', '-d', '--name', 'wgmt-dk-o2', '--network', `name=${NET4},driver-opt=wgmpls.routes=-f mpls route add 100 dev lo`, image);
+    const show = async (): Promise<string> => (await run('node', [CLI, 'ip', '--container', 'wgmt-dk-o2', '-f', 'mpls', 'route', 'show'])).stdout;
+    const end = Date.now() + 10_000;
+    while ((await show()) !== '100 dev lo \n' && Date.now() < end) await sleep(200);
+    expect(await show()).toBe('100 dev lo \n');
   });
 
   test('after docker rm -f and docker network rm nothing is left', async () => {
