@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { loadTunAddon } from './tun/native';
 import { Device } from './device/device';
 import { timingFromEnv, DEFAULT_MTU } from './device/constants';
@@ -111,7 +111,10 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   });
 
   // Docker moves an endpoint's TUN into the container and renames it: the LSR follows the TUN.
-  let heldNs: number | null = null;
+  // We hold an fd on the namespace we are attached to, so its inode cannot be reused while we
+  // compare: the once-a-second check is an ioctl and an fstat, and the cookie (a setns) is only
+  // asked when the namespace really changed.
+  let heldNs: number = openSync(opts.netnsPath ?? '/proc/self/ns/net', 'r');
   const follow = setInterval(() => {
     let loc: { name: string; netnsFd: number };
     try {
@@ -119,22 +122,25 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
     } catch {
       return; // the TUN is gone or going; nothing to follow
     }
-    const cookie = (() => {
-      try {
-        return loadTunAddon().netnsCookie(`/proc/self/fd/${loc.netnsFd}`);
-      } catch {
-        return endpoint.nsid;
-      }
-    })();
-    if (loc.name === endpoint.ifname && cookie === endpoint.nsid) {
+    if (loc.name === endpoint.ifname && fstatSync(loc.netnsFd).ino === fstatSync(heldNs).ino) {
       closeSync(loc.netnsFd);
       return;
+    }
+    let cookie: string;
+    try {
+      cookie = loadTunAddon().netnsCookie(`/proc/self/fd/${loc.netnsFd}`);
+    } catch {
+      closeSync(loc.netnsFd);
+      return; // the namespace went away meanwhile; the next tick sees where the TUN is
     }
     const previous = heldNs;
     heldNs = loc.netnsFd;
     endpoint.attach(loc.name, `/proc/${process.pid}/fd/${loc.netnsFd}`, cookie).then(
-      () => (previous !== null ? closeSync(previous) : undefined),
-      (err: Error) => log.error({ err: err.message }, 'cannot follow the TUN into its new namespace'),
+      () => closeSync(previous),
+      (err: Error) => {
+        closeSync(previous);
+        log.error({ err: err.message }, 'cannot follow the TUN into its new namespace');
+      },
     );
   }, 1000);
   follow.unref();
@@ -151,7 +157,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
       stopped = true;
       clearInterval(follow);
       endpoint.stop();
-      if (heldNs !== null) closeSync(heldNs);
+      closeSync(heldNs);
       dev.close();
       tun.close();
       udp.close();

@@ -579,7 +579,11 @@ static napi_value js_tun_info(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 1 || arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
+  if (argc < 1) {
+    throw_type(env, "tunInfo(fd) needs an fd");
+    return NULL;
+  }
+  if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
