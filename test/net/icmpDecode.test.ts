@@ -4,7 +4,8 @@
 // which must find the RFC 4884/4950 extension and print the label stack.
 // Needs root (namespaces, TUN), traceroute (Debian's, 2.x) and the built TUN addon.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { run as harnessRun } from './harness';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { internetChecksum, timeExceededV4, timeExceededV6 } from '../../datapath/lsr/icmp';
 import { ETH_P_IP, ETH_P_IPV6, PI_LEN, TunDevice, piProto } from '../../datapath/tun/tunDevice';
@@ -34,15 +35,10 @@ jest.setTimeout(30_000);
 const NS = `wgmt-icmp-${process.pid}`;
 const NS_PATH = `/var/run/netns/${NS}`;
 
-function run(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
+/** Spawned (harness.run), not execSync'd: the echo responder runs on this same event loop. */
+async function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
+  const r = await harnessRun(cmd, args);
+  return { code: r.code, output: r.stdout + r.stderr };
 }
 
 const lse = (label: number, tc: number, s: number, ttl: number): number[] => {

@@ -2,7 +2,8 @@
 // echo responder, EBUSY, cleanup, and the thread's namespace after a failed open.
 // Needs root (CAP_NET_ADMIN + setns); everything happens inside throwaway namespaces.
 
-import { execFile, spawn } from 'node:child_process';
+import { run as harnessRun } from './harness';
+import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
 import {
@@ -43,16 +44,10 @@ async function linkExists(ns: string | null, name: string): Promise<boolean> {
   }
 }
 
-/** Spawned, not execSync'd: the echo responder runs on this same event loop. */
-function run(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
+/** Spawned (harness.run), not execSync'd: the echo responder runs on this same event loop. */
+async function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
+  const r = await harnessRun(cmd, args);
+  return { code: r.code, output: r.stdout + r.stderr };
 }
 
 function onesComplementSum(buf: Uint8Array, initial = 0): number {
