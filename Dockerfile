@@ -7,7 +7,7 @@ FROM ${BASE}
 WORKDIR /opt/wgmpls
 COPY package.json ./
 COPY node_modules ./node_modules
-COPY build/Release/wgmpls_tun.node ./build/Release/wgmpls_tun.node
+COPY build/Release/wgmpls_native.node ./build/Release/wgmpls_native.node
 COPY dist ./dist
 ENTRYPOINT ["/usr/bin/node", "/opt/wgmpls/dist/cli/main.js"]
 CMD ["plugin"]

@@ -1,10 +1,19 @@
 {
   # Plain C against node_api.h (no node-addon-api): the ABI-stable N-API means one build works
-  # across Node versions, and C keeps the addon small enough to audit.
+  # across Node versions, and C keeps the addon small enough to audit. One addon holds the three
+  # things on the per-packet path: the TUN, the UDP sockets and the transport AEAD (node's own
+  # OpenSSL, whose symbols the node binary exports).
   "targets": [
     {
-      "target_name": "wgmpls_tun",
-      "sources": ["datapath/tun/native/tun.c"],
+      "target_name": "wgmpls_native",
+      "sources": [
+        "datapath/native/module.c",
+        "datapath/native/napi_util.c",
+        "datapath/native/poll_reader.c",
+        "datapath/tun/native/tun.c",
+        "datapath/conn/native/udp.c",
+        "datapath/crypto/native/aead.c"
+      ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-O2"],
       "cflags_c": ["-std=gnu11"]

@@ -54,7 +54,9 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   };
   device = new Device(
     {
-      sendUdp: (chunks, to) => udp.send(chunks, to),
+      sendUdp: (msg, to) => {
+        if (!udp.send(msg, to)) device?.counters.drop('udp-send');
+      },
       writeTun,
       bind: (port) => udp.bind(port),
     },

@@ -1,24 +1,17 @@
-import dgram from 'node:dgram';
 import { Endpoint, Errno, UapiError } from '../device/config';
+import type { TunReadHandle } from '../tun/native';
+import { loadUdpAddon, type UdpAddon } from './native';
 
 // The underlay: one UDP port on IPv4 and IPv6 (two sockets, like wireguard-go's StdNetBind,
-// because a dual-stack socket would need IPv4-mapped addresses on every send).
+// because a dual-stack socket would need IPv4-mapped addresses on every send). The sockets are
+// the native addon's, not node:dgram's: a send is one sendto(2) on the caller's stack and a
+// readable event is drained with recvmmsg(2) into one callback (see conn/native/udp.c for why).
 
 const SOCKET_BUFFER = 4 << 20;
 
-function bindSocket(type: 'udp4' | 'udp6', port: number, address?: string): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket({ type, ipv6Only: type === 'udp6', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER });
-    const onError = (err: Error): void => {
-      s.close();
-      reject(err);
-    };
-    s.once('error', onError);
-    s.bind({ port, address, exclusive: true }, () => {
-      s.off('error', onError);
-      resolve(s);
-    });
-  });
+interface Sock {
+  fd: number;
+  reader: TunReadHandle | null;
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -26,9 +19,11 @@ function errnoOf(err: unknown): string | undefined {
 }
 
 export class UdpConn {
-  private v4: dgram.Socket | null = null;
-  private v6: dgram.Socket | null = null;
-  sendErrors = 0;
+  private v4: Sock | null = null;
+  private v6: Sock | null = null;
+  private readonly addon: UdpAddon = loadUdpAddon();
+  /** errno name of the last socket error reported while reading. */
+  lastReadError: string | null = null;
 
   constructor(
     private readonly onMessage: (msg: Buffer, from: Endpoint) => void,
@@ -40,50 +35,59 @@ export class UdpConn {
   async bind(port: number): Promise<number> {
     const only = this.address;
     const v6Only = only !== undefined && only.includes(':');
-    let first: dgram.Socket;
+    let first: number;
+    let bound: number;
     try {
-      first = await bindSocket(v6Only ? 'udp6' : 'udp4', port, only);
+      ({ fd: first, port: bound } = this.addon.udpOpen(v6Only ? 6 : 4, only ?? null, port, SOCKET_BUFFER));
     } catch (err) {
       if (errnoOf(err) === 'EADDRINUSE') throw new UapiError(Errno.EADDRINUSE, `UDP port ${port} is in use`);
       throw err;
     }
-    const bound = first.address().port;
-    let second: dgram.Socket | null = null;
+    let second: number | null = null;
     if (only === undefined) {
       try {
-        second = await bindSocket('udp6', bound);
+        second = this.addon.udpOpen(6, null, bound, SOCKET_BUFFER).fd;
       } catch (err) {
         if (errnoOf(err) === 'EADDRINUSE') {
-          first.close();
+          this.addon.udpClose(first);
           throw new UapiError(Errno.EADDRINUSE, `UDP port ${bound} is in use (IPv6)`);
         }
         // No IPv6 in this namespace: carry on with IPv4 only, as wireguard-go does.
       }
     }
     this.close();
-    this.v4 = v6Only ? null : first;
-    this.v6 = v6Only ? first : second;
-    for (const s of [this.v4, this.v6]) {
-      if (!s) continue;
-      s.on('message', (msg, rinfo) => this.onMessage(msg, { address: rinfo.address, port: rinfo.port }));
-      s.on('error', () => this.sendErrors++);
-    }
+    this.v4 = v6Only ? null : this.start(first);
+    this.v6 = v6Only ? this.start(first) : second === null ? null : this.start(second);
     return bound;
   }
 
-  send(chunks: readonly Buffer[], to: Endpoint): void {
+  private start(fd: number): Sock {
+    const sock: Sock = { fd, reader: null };
+    sock.reader = this.addon.udpStartReading(fd, (...args) => {
+      const [batch] = args;
+      if (batch === null) {
+        this.lastReadError = args[1] ?? null;
+        return;
+      }
+      for (let i = 0; i + 2 < batch.length; i += 3) {
+        this.onMessage(batch[i] as Buffer, { address: batch[i + 1] as string, port: batch[i + 2] as number });
+      }
+    });
+    return sock;
+  }
+
+  /** False when the datagram was dropped: no socket of that family, or the kernel refused it. */
+  send(msg: Buffer, to: Endpoint): boolean {
     const s = to.address.includes(':') ? this.v6 : this.v4;
-    if (!s) {
-      this.sendErrors++;
-      return;
-    }
-    // No per-packet callback: a failed send surfaces as the socket's 'error' event (counted).
-    s.send(chunks as Buffer[], to.port, to.address);
+    return s !== null && this.addon.udpSend(s.fd, to.address, to.port, msg) >= 0;
   }
 
   close(): void {
-    this.v4?.close();
-    this.v6?.close();
+    for (const s of [this.v4, this.v6]) {
+      if (!s) continue;
+      if (s.reader) this.addon.stopReading(s.reader);
+      this.addon.udpClose(s.fd);
+    }
     this.v4 = this.v6 = null;
   }
 }

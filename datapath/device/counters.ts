@@ -31,7 +31,8 @@ export type DropReason =
   | 'tun-short'
   | 'tun-not-ip'
   | 'tun-unknown-protocol'
-  | 'tun-write';
+  | 'tun-write'
+  | 'udp-send';
 
 /** Drops on the way out (from the TUN); every other reason is a received datagram refused. */
 const TX_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
@@ -43,6 +44,7 @@ const TX_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
   'tun-not-ip',
   'tun-unknown-protocol',
   'tun-write',
+  'udp-send',
 ]);
 
 export type EventName = 'rx-mpls' | 'rx-mpls-mc';

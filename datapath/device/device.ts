@@ -23,7 +23,7 @@ import { Counters, DropReason } from './counters';
 import { IndexTable } from './indexTable';
 import { Keypair } from './keypair';
 import { Peer, PeerHost } from './peer';
-import { TRANSPORT_HEADER_LEN, openTransport, paddingFor, sealTransport } from './transport';
+import { openTransport, paddingFor, sealTransport } from './transport';
 import { addrPortBytes } from '../conn/addr';
 import { Log, silentLog } from '../log';
 import { CookieChecker, CookieGenerator } from '../noise/cookie';
@@ -62,7 +62,8 @@ const ZERO_V6 = new Uint8Array(16);
 
 /** The device's only ways out: UDP to a peer, packets up the TUN, and (re)binding the port. */
 export interface DeviceIO {
-  sendUdp(chunks: readonly Buffer[], to: Endpoint): void;
+  /** One whole datagram; the device never touches it again. */
+  sendUdp(msg: Buffer, to: Endpoint): void;
   writeTun(proto: number, packet: Uint8Array): void;
   /** Binds (or moves to) `port`, 0 = any; resolves with the bound port, rejects with EADDRINUSE. */
   bind(port: number): Promise<number>;
@@ -362,8 +363,8 @@ export class Device implements UapiTarget, PeerHost {
   private encryptAndSend(peer: Peer, kp: Keypair, type: number, lse24: number, payload: Uint8Array): void {
     if (!peer.endpoint) return this.counters.drop('no-endpoint');
     const counter = kp.sendCounter++;
-    const { chunks, length } = sealTransport(
-      kp.sendKeyObject,
+    const msg = sealTransport(
+      kp.sendKeyHandle,
       type,
       lse24,
       kp.remoteIndex,
@@ -373,8 +374,8 @@ export class Device implements UapiTarget, PeerHost {
     );
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketSent();
-    this.io.sendUdp(chunks, peer.endpoint);
-    peer.txBytes += length;
+    this.io.sendUdp(msg, peer.endpoint);
+    peer.txBytes += msg.length;
     if (payload.length > 0) peer.timersDataSent();
   }
 
@@ -446,7 +447,7 @@ export class Device implements UapiTarget, PeerHost {
   private sendRaw(peer: Peer, message: Uint8Array): void {
     if (!peer.endpoint) return;
     const buf = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-    this.io.sendUdp([buf], peer.endpoint);
+    this.io.sendUdp(buf, peer.endpoint);
     peer.txBytes += buf.length;
   }
 
@@ -503,6 +504,7 @@ export class Device implements UapiTarget, PeerHost {
   // ------------------------------------------------------------------ from UDP
 
   /** One UDP datagram from `src`. Everything malformed is dropped and counted, never thrown. */
+  /** Takes msg over: a data message is decrypted in place. */
   handleUdp(msg: Buffer, src: Endpoint): void {
     if (this.closed) return;
     if (msg.length < 4) return this.counters.drop('short');
@@ -548,7 +550,7 @@ export class Device implements UapiTarget, PeerHost {
     const srcBytes = addrPortBytes(src.address, src.port);
     if (!this.cookieChecker.checkMac2(msg, srcBytes, now)) {
       const reply = this.cookieChecker.createReply(msg, senderIndex, srcBytes, now);
-      this.io.sendUdp([Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength)], src);
+      this.io.sendUdp(Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength), src);
       this.counters.drop('cookie-required');
       return false;
     }
@@ -638,7 +640,7 @@ export class Device implements UapiTarget, PeerHost {
     const hi = msg.readUInt32LE(12);
     if (hi >= 0x20_0000) return this.counters.drop('counter-too-large'); // beyond 2^53: we never send it
     const counter = hi * 0x1_0000_0000 + lo;
-    const plain = openTransport(kp.receiveKeyObject, lo, hi, msg.subarray(TRANSPORT_HEADER_LEN));
+    const plain = openTransport(kp.receiveKeyHandle, lo, hi, msg);
     if (!plain) return this.counters.drop('decrypt');
     if (!kp.replay.validateCounter(counter, REJECT_AFTER_MESSAGES)) return this.counters.drop('replay');
 

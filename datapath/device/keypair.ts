@@ -1,14 +1,13 @@
-import type { KeyObject } from 'node:crypto';
 import { ReplayFilter } from './replay';
-import { transportKey } from './transport';
+import { destroyTransportKey, transportKey, type TransportKey } from './transport';
 
 /** One direction-pair of transport keys from a completed handshake (a WireGuard "session"). */
 export class Keypair {
   /** Next nonce to send; a number: 2^53 packets is centuries at line rate. */
   sendCounter = 0;
   readonly replay = new ReplayFilter();
-  readonly sendKeyObject: KeyObject;
-  readonly receiveKeyObject: KeyObject;
+  readonly sendKeyHandle: TransportKey;
+  readonly receiveKeyHandle: TransportKey;
 
   constructor(
     readonly sendKey: Uint8Array,
@@ -18,13 +17,16 @@ export class Keypair {
     readonly isInitiator: boolean,
     readonly created: number,
   ) {
-    this.sendKeyObject = transportKey(sendKey);
-    this.receiveKeyObject = transportKey(receiveKey);
+    this.sendKeyHandle = transportKey(sendKey);
+    this.receiveKeyHandle = transportKey(receiveKey);
   }
 
+  /** After this the keypair cannot seal or open anything (its handles throw): drop it. */
   zero(): void {
     this.sendKey.fill(0);
     this.receiveKey.fill(0);
+    destroyTransportKey(this.sendKeyHandle);
+    destroyTransportKey(this.receiveKeyHandle);
   }
 }
 

@@ -47,7 +47,7 @@ export function warmUp(rounds = 3000): number {
   ];
   const devs: Device[] = [];
   const io = (me: 0 | 1): DeviceIO => ({
-    sendUdp: (chunks) => queue.push({ to: devs[1 - me], msg: Buffer.concat(chunks), from: eps[me] }),
+    sendUdp: (msg) => queue.push({ to: devs[1 - me], msg, from: eps[me] }),
     writeTun: () => void delivered++,
     bind: async () => eps[me].port,
   });
@@ -77,7 +77,7 @@ export async function warmUpOverLoopback(rounds = 4000, budgetMs = 2000): Promis
     for (let i = 0; i < 2; i++) {
       let dev: Device | null = null;
       const conn = new UdpConn((msg, from) => dev?.handleUdp(msg, from), '127.0.0.1');
-      dev = new Device({ sendUdp: (chunks, to) => conn.send(chunks, to), writeTun: () => void received++, bind: (port) => conn.bind(port) });
+      dev = new Device({ sendUdp: (msg, to) => void conn.send(msg, to), writeTun: () => void received++, bind: (port) => conn.bind(port) });
       devs.push(dev);
       conns.push(conn);
       await dev.start(0);

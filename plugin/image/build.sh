@@ -13,7 +13,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 die() { echo "plugin/image/build.sh: $*" >&2; exit 1; }
 
 [ -f "$REPO/dist/cli/main.js" ] || die "dist/ is missing: run npm run build first"
-[ -f "$REPO/build/Release/wgmpls_tun.node" ] || die "the native addon is missing: run npm run build first"
+[ -f "$REPO/build/Release/wgmpls_native.node" ] || die "the native addon is missing: run npm run build first"
 for t in node ip nsenter busybox ldd; do command -v "$t" >/dev/null || die "$t not found on this host"; done
 
 WORK=$(mktemp -d /tmp/wgmpls-plugin-image.XXXXXX)
@@ -57,7 +57,7 @@ CTX=$WORK/context
 mkdir -p "$CTX/node_modules" "$CTX/build/Release"
 cp "$REPO/Dockerfile" "$REPO/package.json" "$CTX/"
 cp -r "$REPO/dist" "$CTX/dist"
-cp "$REPO/build/Release/wgmpls_tun.node" "$CTX/build/Release/"
+cp "$REPO/build/Release/wgmpls_native.node" "$CTX/build/Release/"
 (cd "$REPO" && npm ls --omit=dev --all --parseable 2>/dev/null) | while read -r dir; do
   rel=${dir#"$REPO"/}
   case "$rel" in node_modules/*) ;; *) continue ;; esac

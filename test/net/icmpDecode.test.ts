@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { internetChecksum, timeExceededV4, timeExceededV6 } from '../../datapath/lsr/icmp';
 import { ETH_P_IP, ETH_P_IPV6, PI_LEN, TunDevice, piProto } from '../../datapath/tun/tunDevice';
-import { findPackageRoot } from '../../datapath/tun/native';
+import { addonPath } from '../../datapath/native/addon';
 
 function traceroutePath(): string | null {
   for (const p of ['/usr/bin/traceroute', '/usr/sbin/traceroute']) if (existsSync(p)) return p;
@@ -18,7 +18,7 @@ function traceroutePath(): string | null {
 
 function addonBuilt(): boolean {
   try {
-    return existsSync(`${findPackageRoot()}/build/Release/wgmpls_tun.node`);
+    return existsSync(addonPath());
   } catch {
     return false;
   }

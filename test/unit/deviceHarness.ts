@@ -76,7 +76,7 @@ export class Node {
     }
     this.device = new Device(
       {
-        sendUdp: (chunks, to) => net.enqueue(this, Buffer.concat(chunks), to),
+        sendUdp: (msg, to) => net.enqueue(this, msg, to),
         writeTun: (proto, packet) => {
           this.tun.push({ at: net.clock.now(), proto, packet: Buffer.from(packet) });
         },

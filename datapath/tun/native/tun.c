@@ -30,93 +30,15 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "../../native/napi_util.h"
+#include "../../native/poll_reader.h"
+#include "../../native/module.h"
+
 #define PI_LEN 4
 /* The largest packet a TUN can hand us (64 KiB with GSO off) plus the PI header. */
 #define READ_BUF_LEN (65536 + PI_LEN)
 /* Bounded so one busy TUN cannot starve timers and other fds on the loop. */
 #define MAX_PACKETS_PER_EVENT 64
-/* Room for a namespace path, an interface name and a hint. */
-#define STEP_LEN (PATH_MAX + 256)
-
-/* ------------------------------------------------------------------------------------------ */
-/* Errors                                                                                      */
-
-static const char *errno_name(int err) {
-  /* glibc >= 2.32; Debian 12 has 2.36. */
-  const char *name = strerrorname_np(err);
-  return name != NULL ? name : "EUNKNOWN";
-}
-
-/* Throws an Error shaped like Node's system errors: message names the step, code is the
- * errno name so callers can branch on it (EBUSY, EPERM, ENOENT...). */
-static void throw_errno(napi_env env, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void throw_errno(napi_env env, int err, const char *fmt, ...) {
-  char what[STEP_LEN];
-  char msg[STEP_LEN + 128];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-
-  napi_value code_v, msg_v, error, errno_v;
-  if (napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code_v) != napi_ok ||
-      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &msg_v) != napi_ok ||
-      napi_create_error(env, code_v, msg_v, &error) != napi_ok) {
-    napi_throw_error(env, errno_name(err), msg);
-    return;
-  }
-  /* Negative, as in Node's own system errors (err.errno === -os.constants.errno.X). */
-  if (napi_create_int32(env, -err, &errno_v) == napi_ok) {
-    napi_set_named_property(env, error, "errno", errno_v);
-  }
-  napi_throw(env, error);
-}
-
-static void throw_type(napi_env env, const char *msg) { napi_throw_type_error(env, "EINVAL", msg); }
-
-/* ------------------------------------------------------------------------------------------ */
-/* Argument helpers                                                                            */
-
-static int arg_int32(napi_env env, napi_value v, const char *what, int32_t *out) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "%s must be a number", what);
-    throw_type(env, msg);
-    return -1;
-  }
-  return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1;
-}
-
-/* Copies a JS string into buf; fails (with a JS exception) if it does not fit. */
-static int arg_string(napi_env env, napi_value v, const char *what, char *buf, size_t cap) {
-  napi_valuetype t;
-  size_t len = 0;
-  char msg[160];
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) {
-    snprintf(msg, sizeof msg, "%s must be a string", what);
-    throw_type(env, msg);
-    return -1;
-  }
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return -1;
-  if (len + 1 > cap) {
-    snprintf(msg, sizeof msg, "%s is too long (%zu bytes, at most %zu)", what, len, cap - 1);
-    napi_throw_range_error(env, "ENAMETOOLONG", msg);
-    return -1;
-  }
-  return napi_get_value_string_utf8(env, v, buf, cap, &len) == napi_ok ? 0 : -1;
-}
-
-static int is_nullish(napi_env env, napi_value v) {
-  napi_valuetype t;
-  return napi_typeof(env, v, &t) == napi_ok && (t == napi_undefined || t == napi_null);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* open(name, netnsPath?, mtu) -> { fd, name }                                                 */
 
 static const char *tunsetiff_hint(int err) {
   switch (err) {
@@ -249,7 +171,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   err = 0;
 
 out:
-  ns_leave(orig_ns, entered, "wgmpls_tun.open");
+  ns_leave(orig_ns, entered, "wgmpls.tun.open");
   if (err != 0) {
     /* Closing also deletes a TUN we just created, so a failed MTU leaves nothing behind. */
     if (fd >= 0) close(fd);
@@ -270,127 +192,31 @@ out:
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* startReading / stopReading                                                                  */
+/* startReading(fd, callback) -> handle; stopReading is the shared poll_reader_js_stop         */
 
-typedef struct reader_box reader_box;
-
-typedef struct tun_reader {
-  uv_poll_t poll; /* first: the handle pointer is the reader pointer */
-  napi_env env;
-  napi_ref callback;
-  napi_async_context async_ctx;
-  napi_async_cleanup_hook_handle cleanup_hook;
-  reader_box *box; /* the JS-visible handle, NULL once it was garbage-collected */
-  int fd;
-  int closing;
+typedef struct {
   unsigned char buf[READ_BUF_LEN];
-} tun_reader;
+} tun_read_state;
 
-/* What the JS external points at. Separate from the reader so that stopReading on a reader
- * already freed (second call, or after env teardown) finds NULL instead of freed memory. */
-struct reader_box {
-  tun_reader *reader;
-};
-
-static void reader_on_closed(uv_handle_t *handle) {
-  tun_reader *r = (tun_reader *)handle->data;
-  if (r->box != NULL) r->box->reader = NULL;
-  if (r->cleanup_hook != NULL) napi_remove_async_cleanup_hook(r->cleanup_hook);
-  free(r);
-}
-
-/* from_js: the JS world is alive, so the callback reference and async context can be
- * released now; during env teardown the env frees them itself. */
-static void reader_close(tun_reader *r, int from_js) {
-  if (r->closing) return;
-  r->closing = 1;
-  uv_poll_stop(&r->poll);
-  if (from_js) {
-    if (r->callback != NULL) napi_delete_reference(r->env, r->callback);
-    if (r->async_ctx != NULL) napi_async_destroy(r->env, r->async_ctx);
-  }
-  r->callback = NULL;
-  r->async_ctx = NULL;
-  uv_close((uv_handle_t *)&r->poll, reader_on_closed);
-}
-
-/* Worker threads and embedders tear an env down without exiting the process; an open
- * uv_poll_t would then make uv_loop_close fail. */
-static void reader_on_env_teardown(napi_async_cleanup_hook_handle handle, void *arg) {
-  tun_reader *r = (tun_reader *)arg;
-  (void)handle;
-  reader_close(r, 0);
-}
-
-static void box_finalize(napi_env env, void *data, void *hint) {
-  reader_box *box = (reader_box *)data;
-  (void)env;
-  (void)hint;
-  if (box->reader != NULL) box->reader->box = NULL;
-  free(box);
-}
-
-/* Calls the JS callback through napi_make_callback so that async hooks see a proper context
- * and nextTicks / promise jobs queued by the handler run before we return to libuv.
- * Returns 0 if the reader is still open afterwards (the handler may have stopped it). */
-static int reader_deliver(tun_reader *r, size_t argc, napi_value *argv) {
+static void tun_drain(poll_reader *r, int status) {
+  tun_read_state *st = (tun_read_state *)r->state;
   napi_env env = r->env;
-  napi_value fn, recv, exc;
-  if (r->closing || r->callback == NULL) return -1;
-  if (napi_get_reference_value(env, r->callback, &fn) != napi_ok || fn == NULL) return -1;
-  /* MakeCallback converts the receiver to an object, so undefined would throw a TypeError. */
-  if (napi_get_global(env, &recv) != napi_ok) return -1;
-  bool pending = false;
-  if (napi_make_callback(env, r->async_ctx, recv, fn, argc, argv, NULL) != napi_ok &&
-      napi_is_exception_pending(env, &pending) == napi_ok && pending &&
-      napi_get_and_clear_last_exception(env, &exc) == napi_ok) {
-    /* Nobody above us on the stack would rethrow it: hand it to process 'uncaughtException'
-     * like any other event-loop callback would, instead of leaving it pending for an
-     * unrelated later N-API call to trip over. */
-    napi_fatal_exception(env, exc);
-  }
-  return r->closing ? -1 : 0;
-}
-
-static void reader_deliver_error(tun_reader *r, int err) {
-  napi_value argv[2];
-  if (napi_get_null(r->env, &argv[0]) != napi_ok ||
-      napi_create_string_utf8(r->env, errno_name(err), NAPI_AUTO_LENGTH, &argv[1]) != napi_ok) {
-    return;
-  }
-  reader_deliver(r, 2, argv);
-}
-
-static int is_fatal_read_error(int err) { return err == EBADFD || err == EBADF; }
-
-static void reader_on_poll(uv_poll_t *handle, int status, int events) {
-  tun_reader *r = (tun_reader *)handle->data;
-  napi_env env = r->env;
-  napi_handle_scope scope;
-  (void)events;
-  if (r->closing) return;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-
   if (status < 0) {
     /* libuv has already stopped the watcher (it does so on POLLERR, which a TUN reports once
      * its netdevice is unregistered). A read tells us the kernel's real reason. */
-    ssize_t n = read(r->fd, r->buf, sizeof r->buf);
+    ssize_t n = read(r->fd, st->buf, sizeof st->buf);
     int err = n < 0 && errno != EAGAIN && errno != EINTR ? errno : -status;
     uv_poll_stop(&r->poll);
-    reader_deliver_error(r, err);
-    napi_close_handle_scope(env, scope);
+    poll_reader_deliver_error(r, err);
     return;
   }
 
   napi_value packets;
   uint32_t count = 0;
   int err = 0;
-  if (napi_create_array(env, &packets) != napi_ok) {
-    napi_close_handle_scope(env, scope);
-    return;
-  }
+  if (napi_create_array(env, &packets) != napi_ok) return;
   for (int i = 0; i < MAX_PACKETS_PER_EVENT; i++) {
-    ssize_t n = read(r->fd, r->buf, sizeof r->buf);
+    ssize_t n = read(r->fd, st->buf, sizeof st->buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -399,126 +225,40 @@ static void reader_on_poll(uv_poll_t *handle, int status, int events) {
     if (n == 0) break;
     /* A copy per packet: the handler may keep (queue, encrypt later) any of them. */
     napi_value buf;
-    if (napi_create_buffer_copy(env, (size_t)n, r->buf, NULL, &buf) != napi_ok ||
+    if (napi_create_buffer_copy(env, (size_t)n, st->buf, NULL, &buf) != napi_ok ||
         napi_set_element(env, packets, count, buf) != napi_ok) {
       break;
     }
     count++;
   }
 
-  int still_open = count > 0 ? reader_deliver(r, 1, &packets) == 0 : !r->closing;
+  int still_open = count > 0 ? poll_reader_deliver(r, 1, &packets) == 0 : !r->closing;
   if (still_open && err != 0) {
-    if (is_fatal_read_error(err)) uv_poll_stop(&r->poll);
-    reader_deliver_error(r, err);
+    if (poll_reader_is_fatal(err)) uv_poll_stop(&r->poll);
+    poll_reader_deliver_error(r, err);
   }
-  napi_close_handle_scope(env, scope);
 }
 
 static napi_value js_start_reading(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   int32_t fd;
-  napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc < 2) {
     throw_type(env, "startReading(fd, callback) needs two arguments");
     return NULL;
   }
   if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
-  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
-    throw_type(env, "callback must be a function");
-    return NULL;
-  }
-
-  uv_loop_t *loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return NULL;
-
-  tun_reader *r = calloc(1, sizeof *r);
-  reader_box *box = calloc(1, sizeof *box);
-  if (r == NULL || box == NULL) {
-    free(r);
-    free(box);
+  tun_read_state *st = malloc(sizeof *st);
+  if (st == NULL) {
     throw_errno(env, ENOMEM, "startReading");
     return NULL;
   }
-  r->env = env;
-  r->fd = fd;
-
-  int uverr = uv_poll_init(loop, &r->poll, fd);
-  if (uverr < 0) {
-    free(r);
-    free(box);
-    /* libuv errors are negated errnos on Unix. */
-    throw_errno(env, -uverr, "uv_poll_init(fd %d)", (int)fd);
-    return NULL;
-  }
-  r->poll.data = r;
-
-  napi_value resource, resource_name, external;
-  if (napi_create_object(env, &resource) != napi_ok ||
-      napi_create_string_utf8(env, "wgmpls:TunRead", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_async_init(env, resource, resource_name, &r->async_ctx) != napi_ok ||
-      napi_create_reference(env, argv[1], 1, &r->callback) != napi_ok ||
-      napi_add_async_cleanup_hook(env, reader_on_env_teardown, r, &r->cleanup_hook) != napi_ok ||
-      napi_create_external(env, box, box_finalize, NULL, &external) != napi_ok) {
-    free(box);
-    reader_close(r, 1); /* frees r once the handle is closed */
-    return NULL;
-  }
-  box->reader = r;
-  r->box = box;
-
-  uverr = uv_poll_start(&r->poll, UV_READABLE, reader_on_poll);
-  if (uverr < 0) {
-    reader_close(r, 1);
-    throw_errno(env, -uverr, "uv_poll_start(fd %d)", (int)fd);
-    return NULL;
-  }
-  return external;
-}
-
-static napi_value js_stop_reading(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_valuetype t;
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external) {
-    throw_type(env, "stopReading(handle) needs the handle returned by startReading");
-    return NULL;
-  }
-  if (napi_get_value_external(env, argv[0], &data) != napi_ok) return NULL;
-  reader_box *box = (reader_box *)data;
-  if (box != NULL && box->reader != NULL) {
-    tun_reader *r = box->reader;
-    box->reader = NULL; /* makes a second call a no-op even before the close completes */
-    reader_close(r, 1);
-  }
-  return NULL;
+  return poll_reader_start(env, fd, argv[1], "wgmpls:TunRead", tun_drain, st);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* write(fd, proto, packet) -> bytes written | -errno                                          */
-
-static int arg_bytes(napi_env env, napi_value v, void **data, size_t *len) {
-  bool is;
-  if (napi_is_buffer(env, v, &is) == napi_ok && is) {
-    return napi_get_buffer_info(env, v, data, len) == napi_ok ? 0 : -1;
-  }
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t elements;
-    if (napi_get_typedarray_info(env, v, &type, &elements, data, NULL, NULL) != napi_ok) return -1;
-    if (type != napi_uint8_array && type != napi_int8_array && type != napi_uint8_clamped_array) {
-      throw_type(env, "packet must be a Buffer or Uint8Array");
-      return -1;
-    }
-    *len = elements;
-    return 0;
-  }
-  throw_type(env, "packet must be a Buffer or Uint8Array");
-  return -1;
-}
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -532,7 +272,7 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (arg_int32(env, argv[0], "fd", &fd) != 0 || arg_int32(env, argv[1], "proto", &proto) != 0 ||
-      arg_bytes(env, argv[2], &data, &len) != 0) {
+      arg_bytes(env, argv[2], "packet", &data, &len) != 0) {
     return NULL;
   }
 
@@ -651,7 +391,7 @@ static napi_value js_netns_cookie(napi_env env, napi_callback_info info) {
     goto out;
   }
 out:
-  ns_leave(orig_ns, entered, "wgmpls_tun.netnsCookie");
+  ns_leave(orig_ns, entered, "wgmpls.tun.netnsCookie");
   if (sock >= 0) close(sock);
   if (err != 0) {
     throw_errno(env, err, "%s", step);
@@ -666,21 +406,15 @@ out:
 
 /* ------------------------------------------------------------------------------------------ */
 
-static int export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
-  napi_value fn;
-  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) != napi_ok) return -1;
-  return napi_set_named_property(env, exports, name, fn) == napi_ok ? 0 : -1;
-}
-
-NAPI_MODULE_INIT() {
+int tun_register(napi_env env, napi_value exports) {
   if (export_fn(env, exports, "open", js_open) != 0 ||
       export_fn(env, exports, "startReading", js_start_reading) != 0 ||
-      export_fn(env, exports, "stopReading", js_stop_reading) != 0 ||
+      export_fn(env, exports, "stopReading", poll_reader_js_stop) != 0 ||
       export_fn(env, exports, "write", js_write) != 0 ||
       export_fn(env, exports, "close", js_close) != 0 ||
       export_fn(env, exports, "netnsCookie", js_netns_cookie) != 0 ||
       export_fn(env, exports, "tunInfo", js_tun_info) != 0) {
-    return NULL;
+    return -1;
   }
-  return exports;
+  return 0;
 }

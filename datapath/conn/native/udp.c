@@ -1,0 +1,288 @@
+/*
+ * The UDP underlay, as raw sockets driven by the addon's poll reader instead of node:dgram.
+ *
+ * Why: per packet, dgram costs an address lookup on a later tick, a send request object and a
+ * libuv write queue on the way out, and an rinfo object per message on the way in; measured on
+ * a ping through two datapaths that overhead alone cost more than WireGuard's whole crypto.
+ * Here a send is one sendmsg(2) on the calling stack, and a readable event drains the socket
+ * with recvmmsg(2) into one callback.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#include "../../native/module.h"
+#include "../../native/napi_util.h"
+#include "../../native/poll_reader.h"
+
+/* IPv4 and IPv6 datagrams (no jumbograms) fit whole: a slot can never truncate. */
+#define SLOT_LEN 65536
+#define SLOTS 16
+/* Bounded so one busy socket cannot starve timers and the TUN on the loop. */
+#define MAX_BATCHES_PER_EVENT 4
+
+typedef struct {
+  struct mmsghdr msgs[SLOTS];
+  struct iovec iov[SLOTS];
+  struct sockaddr_storage from[SLOTS];
+  unsigned char slots[SLOTS][SLOT_LEN];
+} udp_read_state;
+
+/* "10.0.0.1" / "2001:db8::1" (no zone, no brackets) -> sockaddr; 0 or -1. */
+static int parse_addr(const char *text, int port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  if (strchr(text, ':') != NULL) {
+    struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, text, &sa->sin6_addr) != 1) return -1;
+    *len = sizeof *sa;
+    return 0;
+  }
+  struct sockaddr_in *sa = (struct sockaddr_in *)ss;
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, text, &sa->sin_addr) != 1) return -1;
+  *len = sizeof *sa;
+  return 0;
+}
+
+/* udpOpen(family 4|6, address|null, port, bufferBytes) -> { fd, port } */
+static napi_value js_udp_open(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t family, port, bufsize;
+  char address[INET6_ADDRSTRLEN];
+  int have_address = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 4) {
+    throw_type(env, "udpOpen(family, address, port, bufferBytes) needs four arguments");
+    return NULL;
+  }
+  if (arg_int32(env, argv[0], "family", &family) != 0) return NULL;
+  if (!is_nullish(env, argv[1])) {
+    if (arg_string(env, argv[1], "address", address, sizeof address) != 0) return NULL;
+    have_address = 1;
+  }
+  if (arg_int32(env, argv[2], "port", &port) != 0 || arg_int32(env, argv[3], "bufferBytes", &bufsize) != 0) {
+    return NULL;
+  }
+  if ((family != 4 && family != 6) || port < 0 || port > 65535 || bufsize < 0) {
+    throw_type(env, "udpOpen: family must be 4 or 6, port 0..65535, bufferBytes >= 0");
+    return NULL;
+  }
+
+  struct sockaddr_storage ss;
+  socklen_t sslen;
+  const char *any = family == 6 ? "::" : "0.0.0.0";
+  if (parse_addr(have_address ? address : any, port, &ss, &sslen) != 0 ||
+      ss.ss_family != (family == 6 ? AF_INET6 : AF_INET)) {
+    throw_type(env, "udpOpen: address is not an address of that family");
+    return NULL;
+  }
+
+  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_errno(env, errno, "socket(udp%d)", (int)family);
+    return NULL;
+  }
+  int one = 1;
+  /* IPv6 only: the IPv4 socket owns IPv4, as in wireguard-go's StdNetBind (no mapped
+   * addresses). Buffers: best effort, the kernel caps them at rmem_max / wmem_max. */
+  if ((family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, err, "setsockopt(IPV6_V6ONLY)");
+    return NULL;
+  }
+  if (bufsize > 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize);
+  }
+  if (bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, err, "bind udp%d %s port %d", (int)family, have_address ? address : any, (int)port);
+    return NULL;
+  }
+  struct sockaddr_storage bound;
+  socklen_t blen = sizeof bound;
+  if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, err, "getsockname");
+    return NULL;
+  }
+  int bound_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                      : ((struct sockaddr_in *)&bound)->sin_port);
+  napi_value result, fd_v, port_v;
+  if (napi_create_object(env, &result) != napi_ok || napi_create_int32(env, fd, &fd_v) != napi_ok ||
+      napi_create_int32(env, bound_port, &port_v) != napi_ok ||
+      napi_set_named_property(env, result, "fd", fd_v) != napi_ok ||
+      napi_set_named_property(env, result, "port", port_v) != napi_ok) {
+    close(fd);
+    return NULL;
+  }
+  return result;
+}
+
+static int addr_to_js(napi_env env, const struct sockaddr_storage *ss, napi_value *addr, napi_value *port) {
+  char text[INET6_ADDRSTRLEN];
+  int p;
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *sa = (const struct sockaddr_in6 *)ss;
+    if (inet_ntop(AF_INET6, &sa->sin6_addr, text, sizeof text) == NULL) return -1;
+    p = ntohs(sa->sin6_port);
+  } else if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *sa = (const struct sockaddr_in *)ss;
+    if (inet_ntop(AF_INET, &sa->sin_addr, text, sizeof text) == NULL) return -1;
+    p = ntohs(sa->sin_port);
+  } else {
+    return -1;
+  }
+  if (napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, addr) != napi_ok) return -1;
+  return napi_create_int32(env, p, port) == napi_ok ? 0 : -1;
+}
+
+static void udp_drain(poll_reader *r, int status) {
+  udp_read_state *st = (udp_read_state *)r->state;
+  napi_env env = r->env;
+  if (status < 0) {
+    int err = -status, soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) err = soerr;
+    poll_reader_deliver_error(r, err);
+    return;
+  }
+
+  /* Flat: [msg, address, port, msg, address, port, ...], one array per event. */
+  napi_value batch;
+  uint32_t count = 0;
+  int err = 0;
+  if (napi_create_array(env, &batch) != napi_ok) return;
+  for (int round = 0; round < MAX_BATCHES_PER_EVENT; round++) {
+    for (int i = 0; i < SLOTS; i++) {
+      st->iov[i].iov_base = st->slots[i];
+      st->iov[i].iov_len = SLOT_LEN;
+      memset(&st->msgs[i].msg_hdr, 0, sizeof st->msgs[i].msg_hdr);
+      st->msgs[i].msg_hdr.msg_iov = &st->iov[i];
+      st->msgs[i].msg_hdr.msg_iovlen = 1;
+      st->msgs[i].msg_hdr.msg_name = &st->from[i];
+      st->msgs[i].msg_hdr.msg_namelen = sizeof st->from[i];
+    }
+    int n = recvmmsg(r->fd, st->msgs, SLOTS, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      /* ECONNREFUSED and friends are ICMP errors of earlier sends: not this socket's fault. */
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNREFUSED && errno != EHOSTUNREACH &&
+          errno != ENETUNREACH) {
+        err = errno;
+      }
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      napi_value msg, addr, port;
+      if (napi_create_buffer_copy(env, st->msgs[i].msg_len, st->slots[i], NULL, &msg) != napi_ok ||
+          addr_to_js(env, &st->from[i], &addr, &port) != 0 || napi_set_element(env, batch, count, msg) != napi_ok ||
+          napi_set_element(env, batch, count + 1, addr) != napi_ok ||
+          napi_set_element(env, batch, count + 2, port) != napi_ok) {
+        continue;
+      }
+      count += 3;
+    }
+    if (n < SLOTS) break;
+  }
+  int still_open = count > 0 ? poll_reader_deliver(r, 1, &batch) == 0 : !r->closing;
+  if (still_open && err != 0) {
+    if (poll_reader_is_fatal(err)) uv_poll_stop(&r->poll);
+    poll_reader_deliver_error(r, err);
+  }
+}
+
+/* udpStartReading(fd, callback) -> handle (stop it with stopReading) */
+static napi_value js_udp_start_reading(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2) {
+    throw_type(env, "udpStartReading(fd, callback) needs two arguments");
+    return NULL;
+  }
+  if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
+  udp_read_state *st = malloc(sizeof *st);
+  if (st == NULL) {
+    throw_errno(env, ENOMEM, "udpStartReading");
+    return NULL;
+  }
+  return poll_reader_start(env, fd, argv[1], "wgmpls:UdpRead", udp_drain, st);
+}
+
+/* udpSend(fd, address, port, msg) -> bytes sent | -errno. Not thrown: a full buffer or an
+ * unreachable network is a per-packet drop the caller counts, as WireGuard does. */
+static napi_value js_udp_send(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t fd, port;
+  char address[INET6_ADDRSTRLEN];
+  void *data;
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 4) {
+    throw_type(env, "udpSend(fd, address, port, msg) needs four arguments");
+    return NULL;
+  }
+  if (arg_int32(env, argv[0], "fd", &fd) != 0 || arg_string(env, argv[1], "address", address, sizeof address) != 0 ||
+      arg_int32(env, argv[2], "port", &port) != 0 || arg_bytes(env, argv[3], "msg", &data, &len) != 0) {
+    return NULL;
+  }
+  struct sockaddr_storage ss;
+  socklen_t sslen;
+  ssize_t n;
+  if (port < 0 || port > 65535 || parse_addr(address, port, &ss, &sslen) != 0) {
+    n = -EINVAL;
+  } else {
+    do {
+      n = sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sslen);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) n = -errno;
+  }
+  napi_value result;
+  if (napi_create_int64(env, (int64_t)n, &result) != napi_ok) return NULL;
+  return result;
+}
+
+/* udpClose(fd) */
+static napi_value js_udp_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1) {
+    throw_type(env, "udpClose(fd) needs an fd");
+    return NULL;
+  }
+  if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
+  /* Linux releases the fd even when close reports EINTR, so never retry. */
+  if (close(fd) < 0 && errno != EINTR) throw_errno(env, errno, "close(fd %d)", (int)fd);
+  return NULL;
+}
+
+int udp_register(napi_env env, napi_value exports) {
+  if (export_fn(env, exports, "udpOpen", js_udp_open) != 0 ||
+      export_fn(env, exports, "udpStartReading", js_udp_start_reading) != 0 ||
+      export_fn(env, exports, "udpSend", js_udp_send) != 0 || export_fn(env, exports, "udpClose", js_udp_close) != 0) {
+    return -1;
+  }
+  return 0;
+}

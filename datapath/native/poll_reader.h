@@ -1,0 +1,47 @@
+/*
+ * An fd read on readiness from the main libuv loop (uv_poll_t), delivering to a JS callback.
+ * Shared by the TUN and the UDP sockets: no thread is parked in read(2), and once reading is
+ * stopped and the fd closed nothing keeps the loop alive.
+ */
+#ifndef WGMPLS_POLL_READER_H
+#define WGMPLS_POLL_READER_H
+
+#include <node_api.h>
+#include <uv.h>
+
+typedef struct poll_reader poll_reader;
+
+/* Called inside a handle scope when the fd is readable (status 0) or libuv reported an error
+ * (status < 0, the watcher already stopped): reads what there is and delivers it. */
+typedef void (*poll_reader_drain)(poll_reader *r, int status);
+
+typedef struct reader_box reader_box;
+
+struct poll_reader {
+  uv_poll_t poll; /* first: the handle pointer is the reader pointer */
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async_ctx;
+  napi_async_cleanup_hook_handle cleanup_hook;
+  reader_box *box; /* the JS-visible handle, NULL once it was garbage-collected */
+  int fd;
+  int closing;
+  poll_reader_drain drain;
+  void *state; /* the drain's buffers; freed with the reader */
+};
+
+/* Returns the JS handle (an external), or NULL with an exception pending. Takes ownership of
+ * `state` (freed with free()) whether it succeeds or not. */
+napi_value poll_reader_start(napi_env env, int fd, napi_value callback, const char *resource_name,
+                             poll_reader_drain drain, void *state);
+/* stopReading(handle): idempotent. */
+napi_value poll_reader_js_stop(napi_env env, napi_callback_info info);
+/* Calls the callback; returns 0 if the reader is still open afterwards (the handler may have
+ * stopped it). */
+int poll_reader_deliver(poll_reader *r, size_t argc, napi_value *argv);
+/* Calls the callback with (null, errnoName). */
+void poll_reader_deliver_error(poll_reader *r, int err);
+/* EBADFD / EBADF: the device is gone, no more reads can succeed. */
+int poll_reader_is_fatal(int err);
+
+#endif
