@@ -7,9 +7,11 @@ import { TunDevice } from './tun/tunDevice';
 import { UapiServer } from './ipc/server';
 import { LsrEndpoint } from './lsr/endpoint';
 import { gcStaleTables } from './lsr/store';
-import { warmUp, warmUpOverLoopback } from './device/warmup';
+import { warmUp } from './device/warmup';
+import { warmUpLive } from './warmupLive';
+import { feedFromTun, wireDevice } from './wiring';
 import { Log } from './log';
-import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC } from './tun/tunDevice';
+import { ETH_P_IP, ETH_P_IPV6 } from './tun/tunDevice';
 
 export interface DatapathOptions {
   ifname: string;
@@ -43,38 +45,15 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   const warmStart = performance.now();
   warmUp();
   // Best effort: a namespace without a loopback address still starts, just colder.
-  await warmUpOverLoopback().catch(() => 0);
+  await warmUpLive({ mtu, listenAddress: opts.listenAddress, mplsPeers: opts.mplsPeers, log }).catch(() => 0);
   const warmMs = performance.now() - warmStart;
   const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu });
-  let device: Device | null = null;
   let lsr: LsrEndpoint | null = null;
-  const udp = new UdpConn((msg, from) => device?.handleUdp(msg, from), opts.listenAddress);
+  const udp = new UdpConn(opts.listenAddress);
+  const dev = wireDevice(tun, udp, { mtu, timing: timingFromEnv(), log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
   const writeTun = (proto: number, packet: Uint8Array): void => {
-    if (!tun.write(proto, packet)) device?.counters.drop('tun-write');
+    if (!tun.write(proto, packet)) dev.counters.drop('tun-write');
   };
-  device = new Device(
-    {
-      sendUdp: (msg, to) => {
-        if (!udp.send(msg, to)) device?.counters.drop('udp-send');
-      },
-      writeTun,
-      bind: (port) => udp.bind(port),
-    },
-    {
-      mtu,
-      timing: timingFromEnv(),
-      log,
-      mplsPeers: opts.mplsPeers,
-      ipHook: (packet) => lsr?.lsr.handleIpFromStack(packet) ?? false,
-      onMpls: (frame, multicast) => {
-        // Up the TUN as it arrived, so `tcpdump -i <ifname>` shows the labels (a kernel without
-        // MPLS routing discards it there), then switched by the namespace's userspace LSR.
-        writeTun(multicast ? ETH_P_MPLS_MC : ETH_P_MPLS_UC, frame);
-        lsr?.lsr.handleFrame(Buffer.from(frame), multicast, tun.name);
-      },
-    },
-  );
-  const dev = device;
   const endpoint = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log);
   lsr = endpoint;
   let uapi: UapiServer;
@@ -96,12 +75,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
     tun.close();
     throw err;
   }
-  tun.onPackets(
-    (packets) => {
-      for (const p of packets) dev.handleTunPacket(p);
-    },
-    (code) => log.warn({ code }, 'TUN read error'),
-  );
+  feedFromTun(tun, dev, (code) => log.warn({ code }, 'TUN read error'));
   log.info({ ifname: tun.name, mtu, port: dev.port, uapi: uapi.path, warmUpMs: Math.round(warmMs) }, 'datapath up');
   setImmediate(() => {
     try {

@@ -15,8 +15,11 @@ export interface UdpAddon {
   udpStartReading(fd: number, callback: UdpReadCallback): TunReadHandle;
   /** Shared with the TUN: stops any reader the addon started. Idempotent. */
   stopReading(handle: TunReadHandle): void;
-  /** Bytes sent, or a negative errno (never throws for the kernel's refusals). */
-  udpSend(fd: number, address: string, port: number, msg: Uint8Array): number;
+  /**
+   * Sends from fd4 or fd6 by the address's family (-1: no socket of that family). Bytes sent,
+   * or a negative errno (never throws for the kernel's refusals).
+   */
+  udpSend(fd4: number, fd6: number, address: string, port: number, msg: Uint8Array): number;
   udpClose(fd: number): void;
 }
 

@@ -1,4 +1,4 @@
-import { Endpoint, Errno, UapiError } from '../device/config';
+import { Endpoint, Errno, UapiError, endpoint } from '../device/config';
 import type { TunReadHandle } from '../tun/native';
 import { loadUdpAddon, type UdpAddon } from './native';
 
@@ -6,12 +6,16 @@ import { loadUdpAddon, type UdpAddon } from './native';
 // because a dual-stack socket would need IPv4-mapped addresses on every send). The sockets are
 // the native addon's, not node:dgram's: a send is one sendto(2) on the caller's stack and a
 // readable event is drained with recvmmsg(2) into one callback (see conn/native/udp.c for why).
+//
+// The per-packet methods are kept free of work whose machine code depends on what it is fed
+// (no string checks on the address, datagrams handed to a sink's method rather than to a
+// closure): the warm-up's sockets and the live ones then run the same optimized code.
 
 const SOCKET_BUFFER = 4 << 20;
 
-interface Sock {
-  fd: number;
-  reader: TunReadHandle | null;
+/** Who gets the datagrams: the device. */
+export interface UdpSink {
+  handleUdp(msg: Buffer, from: Endpoint): void;
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -19,17 +23,24 @@ function errnoOf(err: unknown): string | undefined {
 }
 
 export class UdpConn {
-  private v4: Sock | null = null;
-  private v6: Sock | null = null;
+  /** -1 when there is no socket of that family. */
+  private fd4 = -1;
+  private fd6 = -1;
+  private readers: TunReadHandle[] = [];
+  private sink: UdpSink | null = null;
   private readonly addon: UdpAddon = loadUdpAddon();
   /** errno name of the last socket error reported while reading. */
   lastReadError: string | null = null;
 
   constructor(
-    private readonly onMessage: (msg: Buffer, from: Endpoint) => void,
     /** Only this address (the underlay a Docker network was given); both families when unset. */
     private readonly address?: string,
   ) {}
+
+  /** Where received datagrams go from now on. */
+  attach(sink: UdpSink): void {
+    this.sink = sink;
+  }
 
   /** Binds both families on `port` (0 = any), then drops the old sockets; all or nothing. */
   async bind(port: number): Promise<number> {
@@ -43,7 +54,7 @@ export class UdpConn {
       if (errnoOf(err) === 'EADDRINUSE') throw new UapiError(Errno.EADDRINUSE, `UDP port ${port} is in use`);
       throw err;
     }
-    let second: number | null = null;
+    let second = -1;
     if (only === undefined) {
       try {
         second = this.addon.udpOpen(6, null, bound, SOCKET_BUFFER).fd;
@@ -56,38 +67,34 @@ export class UdpConn {
       }
     }
     this.close();
-    this.v4 = v6Only ? null : this.start(first);
-    this.v6 = v6Only ? this.start(first) : second === null ? null : this.start(second);
+    this.fd4 = v6Only ? -1 : first;
+    this.fd6 = v6Only ? first : second;
+    for (const fd of [this.fd4, this.fd6]) if (fd >= 0) this.readers.push(this.addon.udpStartReading(fd, (...args) => this.onBatch(args)));
     return bound;
   }
 
-  private start(fd: number): Sock {
-    const sock: Sock = { fd, reader: null };
-    sock.reader = this.addon.udpStartReading(fd, (...args) => {
-      const [batch] = args;
-      if (batch === null) {
-        this.lastReadError = args[1] ?? null;
-        return;
-      }
-      for (let i = 0; i + 2 < batch.length; i += 3) {
-        this.onMessage(batch[i] as Buffer, { address: batch[i + 1] as string, port: batch[i + 2] as number });
-      }
-    });
-    return sock;
+  private onBatch(args: [batch: (Buffer | string | number)[]] | [batch: null, errorCode: string]): void {
+    const [batch] = args;
+    if (batch === null) {
+      this.lastReadError = args[1] ?? null;
+      return;
+    }
+    const sink = this.sink;
+    if (sink === null) return;
+    for (let i = 0; i + 2 < batch.length; i += 3) {
+      sink.handleUdp(batch[i] as Buffer, endpoint(batch[i + 1] as string, batch[i + 2] as number));
+    }
   }
 
   /** False when the datagram was dropped: no socket of that family, or the kernel refused it. */
   send(msg: Buffer, to: Endpoint): boolean {
-    const s = to.address.includes(':') ? this.v6 : this.v4;
-    return s !== null && this.addon.udpSend(s.fd, to.address, to.port, msg) >= 0;
+    return this.addon.udpSend(this.fd4, this.fd6, to.address, to.port, msg) >= 0;
   }
 
   close(): void {
-    for (const s of [this.v4, this.v6]) {
-      if (!s) continue;
-      if (s.reader) this.addon.stopReading(s.reader);
-      this.addon.udpClose(s.fd);
-    }
-    this.v4 = this.v6 = null;
+    for (const r of this.readers) this.addon.stopReading(r);
+    for (const fd of [this.fd4, this.fd6]) if (fd >= 0) this.addon.udpClose(fd);
+    this.readers = [];
+    this.fd4 = this.fd6 = -1;
   }
 }

@@ -13,6 +13,15 @@ export interface Endpoint {
   port: number;
 }
 
+/**
+ * Every endpoint the datapath keeps or hands around is made here: one object literal, so one
+ * hidden class. Endpoints built in different ways (a spread copy, another literal) would give
+ * the per-packet send code a shape it was not compiled for, and V8 would drop that code.
+ */
+export function endpoint(address: string, port: number): Endpoint {
+  return { address, port };
+}
+
 export interface PeerSnapshot {
   publicKey: Uint8Array;
   presharedKey: Uint8Array; // all zero when unset

@@ -16,6 +16,7 @@ import {
   Errno,
   PeerChange,
   UapiError,
+  endpoint,
   UapiTarget,
 } from './config';
 import { AllowedIps } from './allowedIps';
@@ -225,7 +226,7 @@ export class Device implements UapiTarget, PeerHost {
       this.peers.set(hex, peer);
     }
     if (pc.presharedKey) peer.presharedKey = Uint8Array.from(pc.presharedKey);
-    if (pc.endpoint) peer.endpoint = { ...pc.endpoint };
+    if (pc.endpoint) peer.endpoint = endpoint(pc.endpoint.address, pc.endpoint.port);
     if (pc.replaceAllowedIps) this.allowedIps.removeByPeer(peer);
     for (const prefix of pc.allowedIps) this.allowedIps.insert(prefix, peer);
     if (pc.persistentKeepaliveInterval !== undefined && pc.persistentKeepaliveInterval !== peer.persistentKeepaliveInterval) {
@@ -585,7 +586,7 @@ export class Device implements UapiTarget, PeerHost {
     }
     peer.lastReceivedTimestamp = r.timestamp;
     peer.lastInitiationConsumption = now;
-    peer.endpoint = { address: src.address, port: src.port };
+    peer.endpoint = endpoint(src.address, src.port);
     peer.rxBytes += msg.length;
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketReceived();
@@ -611,7 +612,7 @@ export class Device implements UapiTarget, PeerHost {
     const keys = consumeResponse(peer.initiation.state, this.identity, peer.presharedKey, msg);
     if (!keys) return this.counters.drop('handshake-decrypt');
     peer.initiation = null; // the index now belongs to the session
-    peer.endpoint = { address: src.address, port: src.port };
+    peer.endpoint = endpoint(src.address, src.port);
     peer.rxBytes += msg.length;
     peer.timersSessionDerived();
     peer.timersHandshakeComplete(Date.now());
@@ -652,7 +653,7 @@ export class Device implements UapiTarget, PeerHost {
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketReceived();
     if (peer.endpoint?.address !== src.address || peer.endpoint.port !== src.port) {
-      peer.endpoint = { address: src.address, port: src.port }; // roaming
+      peer.endpoint = endpoint(src.address, src.port); // roaming
     }
     peer.rxBytes += msg.length;
     if (plain.length === 0) return; // keepalive

@@ -1,20 +1,29 @@
 // A freshly started datapath runs its per-packet code in V8's interpreter: the first pings
-// through a new tunnel take several times longer than they will a second later. Before the
-// device goes live, push traffic through a throwaway pair of devices, so the hot paths (seal,
-// open, replay, allowed-ips, MPLS strip/rebuild, and Node's own dgram paths) are compiled.
+// through a new tunnel take longer than they will after a few thousand packets. Before the
+// device goes live, traffic goes through throwaway pairs of devices: here in memory (the
+// device's own code, MPLS included), then in warmupLive.ts through the live wiring.
+//
+// The traffic must look like the live traffic in every way the optimizing compiler notices,
+// or the compiled code is thrown away (deoptimized) on the first live packet and the datapath
+// is cold again for thousands of packets: both directions (a session's initiator receives
+// too), IPv4 and IPv6, packets overtaking each other (the replay window's other branch), and
+// the same kind of socket bound the same way as the live one.
 import { Device, DeviceIO } from './device';
 import { DeviceChange, Endpoint } from './config';
 import { generatePrivateKey, publicKey } from '../crypto/x25519';
-import { UdpConn } from '../conn/udp';
 
-const addr = (last: number): Uint8Array => Uint8Array.from([192, 0, 2, last]);
+const v4 = (side: number): Uint8Array => Uint8Array.from([192, 0, 2, side + 1]);
+const v6 = (side: number): Uint8Array => Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, ...new Array<number>(11).fill(0), side + 1]);
 
 /** A key for each side, and the transaction that makes each the other's only peer. */
-function pairConfig(endpoints: [Endpoint, Endpoint], withMpls: boolean): [DeviceChange, DeviceChange] {
+export function pairConfig(endpoints: [Endpoint, Endpoint], withMpls: boolean): [DeviceChange, DeviceChange] {
   const keys = [generatePrivateKey(), generatePrivateKey()];
   const side = (i: 0 | 1): DeviceChange => {
     const other = 1 - i;
-    const allowedIps = [{ addr: addr(other + 1), bits: 32 }];
+    const allowedIps = [
+      { addr: v4(other), bits: 32 },
+      { addr: v6(other), bits: 128 },
+    ];
     if (withMpls) allowedIps.push({ addr: new Uint8Array(4), bits: 32 }); // the seed's MPLS peer rule
     return {
       privateKey: keys[i],
@@ -25,16 +34,39 @@ function pairConfig(endpoints: [Endpoint, Endpoint], withMpls: boolean): [Device
   return [side(0), side(1)];
 }
 
-/** An IPv4/UDP packet from side 0 (192.0.2.1) to side 1 (192.0.2.2). */
-function packet(size: number): Buffer {
-  const p = Buffer.alloc(size);
-  p[0] = 0x45;
-  p.writeUInt16BE(p.length, 2);
-  p[8] = 64;
-  p[9] = 17;
-  p.set(addr(1), 12);
-  p.set(addr(2), 16);
+/** An IPv4 or IPv6 UDP packet from side `from` to the other side, as the TUN hands it over (PI header first). */
+function fromTun(from: 0 | 1, version: 4 | 6, size: number): Buffer {
+  const p = Buffer.alloc(4 + size);
+  const ip = p.subarray(4);
+  if (version === 4) {
+    p.writeUInt16BE(0x0800, 2);
+    ip[0] = 0x45;
+    ip.writeUInt16BE(size, 2);
+    ip[8] = 64;
+    ip[9] = 17;
+    ip.set(v4(from), 12);
+    ip.set(v4(1 - from), 16);
+  } else {
+    p.writeUInt16BE(0x86dd, 2);
+    ip[0] = 0x60;
+    ip.writeUInt16BE(size - 40, 4);
+    ip[6] = 17;
+    ip[7] = 64;
+    ip.set(v6(from), 8);
+    ip.set(v6(1 - from), 24);
+  }
   return p;
+}
+
+/** Side 0 -> 1 and back, v4 and v6, big and small: what round i sends. */
+export function roundPacket(packets: Buffer[][], i: number): { from: 0 | 1; pkt: Buffer } {
+  const from = (i & 1) as 0 | 1;
+  return { from, pkt: packets[from][(i >> 1) % packets[from].length] };
+}
+
+/** Per side, what it sends: v4 and v6, big and small, PI header first. */
+export function packetSet(): Buffer[][] {
+  return [0, 1].map((s) => [fromTun(s as 0 | 1, 4, 1400), fromTun(s as 0 | 1, 4, 84), fromTun(s as 0 | 1, 6, 1280), fromTun(s as 0 | 1, 6, 104)]);
 }
 
 /** Two devices wired back to back in memory: IP and MPLS, no I/O at all. Returns what arrived. */
@@ -56,54 +88,16 @@ export function warmUp(rounds = 3000): number {
   // apply() only awaits a port change, which these do not make: they complete synchronously.
   void devs[0].apply(ca);
   void devs[1].apply(cb);
-  const ip = packet(1400);
-  const frame = Buffer.concat([Buffer.from([0x00, 0x06, 0x51, 0x40]), ip]); // label 101, BoS, TTL 64
+  const packets = packetSet();
+  const frame = Buffer.concat([Buffer.from([0x00, 0x06, 0x51, 0x40]), packets[0][0].subarray(4)]); // label 101, BoS, TTL 64
   for (let i = 0; i < rounds; i++) {
-    devs[0].sendIp(ip);
+    const { from, pkt } = roundPacket(packets, i);
+    devs[from].handleTunPacket(pkt);
     if (i % 4 === 0) devs[0].sendMpls(Buffer.from(frame));
+    // Every 16th round two datagrams swap places, as on a real network now and then.
+    if (i % 16 === 15 && queue.length >= 2 && queue[0].to === queue[1].to) queue.push(queue.shift() as (typeof queue)[number]);
     for (let m = queue.shift(); m; m = queue.shift()) m.to.handleUdp(m.msg, m.from);
   }
   for (const d of devs) d.close();
   return delivered;
-}
-
-/** The same over two real UDP sockets on 127.0.0.1, fed as the TUN would. Bounded in time. */
-export async function warmUpOverLoopback(rounds = 4000, budgetMs = 2000): Promise<number> {
-  const started = performance.now();
-  const devs: Device[] = [];
-  const conns: UdpConn[] = [];
-  let received = 0;
-  try {
-    for (let i = 0; i < 2; i++) {
-      let dev: Device | null = null;
-      const conn = new UdpConn((msg, from) => dev?.handleUdp(msg, from), '127.0.0.1');
-      dev = new Device({ sendUdp: (msg, to) => void conn.send(msg, to), writeTun: () => void received++, bind: (port) => conn.bind(port) });
-      devs.push(dev);
-      conns.push(conn);
-      await dev.start(0);
-    }
-    const [ca, cb] = pairConfig(
-      [
-        { address: '127.0.0.1', port: devs[0].port },
-        { address: '127.0.0.1', port: devs[1].port },
-      ],
-      false,
-    );
-    await devs[0].apply(ca);
-    await devs[1].apply(cb);
-    // As the TUN hands it over: packet-information header (protocol 0x0800) first.
-    const fromTun = Buffer.concat([Buffer.from([0, 0, 0x08, 0x00]), packet(100)]);
-    for (let i = 0; i < rounds && performance.now() - started < budgetMs; i++) {
-      const want = received + 1;
-      devs[0].handleTunPacket(fromTun);
-      const until = performance.now() + 50;
-      while (received < want && performance.now() < until) await new Promise((r) => setImmediate(r));
-      // Nothing comes through (loopback down in a fresh namespace): not worth the wait.
-      if (i === 1 && received === 0) break;
-    }
-  } finally {
-    for (const d of devs) d.close();
-    for (const c of conns) c.close();
-  }
-  return received;
 }

@@ -39,9 +39,11 @@ export interface TunAddon {
   netnsCookie(netnsPath: string | undefined): string;
   /** The TUN's current name and a new fd on its current network namespace (caller closes it). */
   tunInfo(fd: number): { name: string; netnsFd: number };
+  /** A connected AF_UNIX SOCK_SEQPACKET pair (non-blocking): packet boundaries, like a TUN. */
+  socketPair(): [number, number];
 }
 
-const EXPORTS: readonly (keyof TunAddon & string)[] = ['open', 'startReading', 'stopReading', 'write', 'close', 'netnsCookie', 'tunInfo'];
+const EXPORTS: readonly (keyof TunAddon & string)[] = ['open', 'startReading', 'stopReading', 'write', 'close', 'netnsCookie', 'tunInfo', 'socketPair'];
 
 export function loadTunAddon(): TunAddon {
   return loadNativeAddon<TunAddon>(EXPORTS);

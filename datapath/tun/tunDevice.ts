@@ -64,6 +64,22 @@ export class TunDevice {
     return new TunDevice(addon, fd, actual);
   }
 
+  /**
+   * A stand-in: one end of a socket pair that carries packets (PI header included) exactly as
+   * a TUN would, so the live TUN code can run before any TUN exists (the warm-up). The other
+   * end is `farFd`, the caller's to read, write and close (TunDevice.closeFd).
+   */
+  static standIn(name: string): { tun: TunDevice; farFd: number } {
+    const addon = loadTunAddon();
+    const [near, far] = addon.socketPair();
+    return { tun: new TunDevice(addon, near, name), farFd: far };
+  }
+
+  /** Closes an fd the addon handed out (a stand-in's far end). */
+  static closeFd(fd: number): void {
+    loadTunAddon().close(fd);
+  }
+
   /** Where the TUN is now (Docker may have moved and renamed it); the caller closes netnsFd. */
   location(): { name: string; netnsFd: number } {
     return this.addon.tunInfo(this.fd);

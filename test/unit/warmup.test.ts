@@ -1,12 +1,13 @@
 // The warm-up must really push packets through (a silent handshake failure would leave the
 // datapath as cold as before while looking fine).
-import { warmUp, warmUpOverLoopback } from '../../datapath/device/warmup';
+import { warmUp } from '../../datapath/device/warmup';
+import { warmUpLive } from '../../datapath/warmupLive';
 
-test('in memory: every IP packet and MPLS frame arrives', () => {
+test('in memory: every IP packet (both ways, v4 and v6) and MPLS frame arrives', () => {
   // 100 IP packets and 25 MPLS frames (one every fourth round).
   expect(warmUp(100)).toBe(125);
 });
 
-test('over UDP on 127.0.0.1: every packet fed as from the TUN arrives', async () => {
-  expect(await warmUpOverLoopback(200, 10_000)).toBe(200);
+test('through the live wiring, socket pairs for TUNs, UDP on 127.0.0.1: every packet arrives', async () => {
+  expect(await warmUpLive({ mtu: 1420, rounds: 200, budgetMs: 10_000 })).toBe(200);
 });

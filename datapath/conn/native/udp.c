@@ -228,22 +228,25 @@ static napi_value js_udp_start_reading(napi_env env, napi_callback_info info) {
   return poll_reader_start(env, fd, argv[1], "wgmpls:UdpRead", udp_drain, st);
 }
 
-/* udpSend(fd, address, port, msg) -> bytes sent | -errno. Not thrown: a full buffer or an
- * unreachable network is a per-packet drop the caller counts, as WireGuard does. */
+/* udpSend(fd4, fd6, address, port, msg) -> bytes sent | -errno. The socket is picked here by
+ * the address's family (-1: none of that family, EAFNOSUPPORT), so the caller's per-packet code
+ * does no string work. Not thrown: a full buffer or an unreachable network is a per-packet drop
+ * the caller counts, as WireGuard does. */
 static napi_value js_udp_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  int32_t fd, port;
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t fd4, fd6, port;
   char address[INET6_ADDRSTRLEN];
   void *data;
   size_t len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 4) {
-    throw_type(env, "udpSend(fd, address, port, msg) needs four arguments");
+  if (argc < 5) {
+    throw_type(env, "udpSend(fd4, fd6, address, port, msg) needs five arguments");
     return NULL;
   }
-  if (arg_int32(env, argv[0], "fd", &fd) != 0 || arg_string(env, argv[1], "address", address, sizeof address) != 0 ||
-      arg_int32(env, argv[2], "port", &port) != 0 || arg_bytes(env, argv[3], "msg", &data, &len) != 0) {
+  if (arg_int32(env, argv[0], "fd4", &fd4) != 0 || arg_int32(env, argv[1], "fd6", &fd6) != 0 ||
+      arg_string(env, argv[2], "address", address, sizeof address) != 0 || arg_int32(env, argv[3], "port", &port) != 0 ||
+      arg_bytes(env, argv[4], "msg", &data, &len) != 0) {
     return NULL;
   }
   struct sockaddr_storage ss;
@@ -252,10 +255,15 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
   if (port < 0 || port > 65535 || parse_addr(address, port, &ss, &sslen) != 0) {
     n = -EINVAL;
   } else {
-    do {
-      n = sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sslen);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) n = -errno;
+    int fd = ss.ss_family == AF_INET6 ? fd6 : fd4;
+    if (fd < 0) {
+      n = -EAFNOSUPPORT;
+    } else {
+      do {
+        n = sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sslen);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) n = -errno;
+    }
   }
   napi_value result;
   if (napi_create_int64(env, (int64_t)n, &result) != napi_ok) return NULL;

@@ -406,6 +406,27 @@ out:
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* socketPair() -> [fd, fd]: a connected AF_UNIX SOCK_SEQPACKET pair, non-blocking. It keeps
+ * packet boundaries like a TUN, so one end can stand in for a TUN (the datapath's warm-up runs
+ * the live TUN code over it before the real device exists). */
+static napi_value js_socket_pair(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
+    throw_errno(env, errno, "socketpair");
+    return NULL;
+  }
+  napi_value result, a, b;
+  if (napi_create_array_with_length(env, 2, &result) != napi_ok || napi_create_int32(env, fds[0], &a) != napi_ok ||
+      napi_create_int32(env, fds[1], &b) != napi_ok || napi_set_element(env, result, 0, a) != napi_ok ||
+      napi_set_element(env, result, 1, b) != napi_ok) {
+    close(fds[0]);
+    close(fds[1]);
+    return NULL;
+  }
+  return result;
+}
+
 int tun_register(napi_env env, napi_value exports) {
   if (export_fn(env, exports, "open", js_open) != 0 ||
       export_fn(env, exports, "startReading", js_start_reading) != 0 ||
@@ -413,7 +434,8 @@ int tun_register(napi_env env, napi_value exports) {
       export_fn(env, exports, "write", js_write) != 0 ||
       export_fn(env, exports, "close", js_close) != 0 ||
       export_fn(env, exports, "netnsCookie", js_netns_cookie) != 0 ||
-      export_fn(env, exports, "tunInfo", js_tun_info) != 0) {
+      export_fn(env, exports, "tunInfo", js_tun_info) != 0 ||
+      export_fn(env, exports, "socketPair", js_socket_pair) != 0) {
     return -1;
   }
   return 0;

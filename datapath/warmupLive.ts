@@ -1,0 +1,85 @@
+// The second half of the warm-up (device/warmup.ts has the first and the reasons): two
+// throwaway devices wired exactly as the live one will be (wiring.ts: the same closures, a real
+// UDP socket bound like the live one, a label-switching router with no routes) with a socket
+// pair standing in for each TUN. Packets are written into one stand-in as the kernel would
+// hand them to a TUN and read from the other, so every function a live packet runs through,
+// from the native read callback to the native write, is compiled by the time the real TUN opens.
+import { LsrEndpoint } from './lsr/endpoint';
+import { silentLog, type Log } from './log';
+import { UdpConn } from './conn/udp';
+import { Device } from './device/device';
+import { pairConfig, packetSet, roundPacket } from './device/warmup';
+import { loadTunAddon } from './tun/native';
+import { TunDevice, piProto, PI_LEN } from './tun/tunDevice';
+import { feedFromTun, wireDevice } from './wiring';
+
+export interface LiveWarmUpOptions {
+  mtu: number;
+  /** The live socket's address, if it has one; the warm-up binds (and talks over) the same. */
+  listenAddress?: string;
+  mplsPeers?: 'seed' | 'any';
+  /**
+   * The live datapath's log. Its object is stored in the devices: a different kind of object
+   * here would give them a different shape and throw the compiled code away at go-live. The
+   * devices log only at debug level, and these never attach to a namespace (no info lines).
+   */
+  log?: Log;
+  rounds?: number;
+  budgetMs?: number;
+}
+
+/** Returns how many packets came out of the far stand-in (all of them, when it worked). */
+export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
+  const rounds = opts.rounds ?? 4000;
+  const budgetMs = opts.budgetMs ?? 2000;
+  const started = performance.now();
+  const addon = loadTunAddon();
+  const target = opts.listenAddress ?? '127.0.0.1';
+  const sides: { dev: Device; tun: TunDevice; udp: UdpConn; farFd: number; far: ReturnType<typeof addon.startReading> | null }[] = [];
+  let received = 0;
+  try {
+    for (let i = 0; i < 2; i++) {
+      const { tun, farFd } = TunDevice.standIn(`warm${i}`);
+      const udp = new UdpConn(opts.listenAddress);
+      let lsr: LsrEndpoint | null = null;
+      const log = opts.log ?? silentLog;
+      const dev = wireDevice(tun, udp, { mtu: opts.mtu, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
+      lsr = new LsrEndpoint(tun.name, dev, () => undefined, log);
+      const side = { dev, tun, udp, farFd, far: null as ReturnType<typeof addon.startReading> | null };
+      sides.push(side);
+      side.far = addon.startReading(farFd, (...[packets]) => {
+        if (packets !== null) received += packets.length;
+      });
+      await dev.start(0);
+      feedFromTun(tun, dev, () => undefined);
+    }
+    const [ca, cb] = pairConfig(
+      [
+        { address: target, port: sides[0].dev.port },
+        { address: target, port: sides[1].dev.port },
+      ],
+      false,
+    );
+    await sides[0].dev.apply(ca);
+    await sides[1].dev.apply(cb);
+    const packets = packetSet();
+    for (let i = 0; i < rounds && performance.now() - started < budgetMs; i++) {
+      const want = received + 1;
+      const { from, pkt } = roundPacket(packets, i);
+      addon.write(sides[from].farFd, piProto(pkt), pkt.subarray(PI_LEN));
+      const until = performance.now() + 50;
+      while (received < want && performance.now() < until) await new Promise((r) => setImmediate(r));
+      // Nothing comes through (no loopback in a fresh namespace): not worth the wait.
+      if (i === 1 && received === 0) break;
+    }
+  } finally {
+    for (const s of sides) {
+      s.dev.close();
+      s.udp.close();
+      s.tun.close();
+      if (s.far !== null) addon.stopReading(s.far);
+      addon.close(s.farFd);
+    }
+  }
+  return received;
+}

@@ -1,0 +1,58 @@
+// How a device is joined to its TUN and UDP socket: shared by the live datapath (run.ts) and
+// its warm-up (warmupLive.ts), so that the closures on the per-packet path are the same
+// function literals in both. V8 keeps optimized code per function literal: what the warm-up
+// compiles here is what the first live packet runs, instead of the interpreter.
+import { Device } from './device/device';
+import type { Timing } from './device/constants';
+import type { UdpConn } from './conn/udp';
+import type { LsrEndpoint } from './lsr/endpoint';
+import type { Log } from './log';
+import { ETH_P_MPLS_MC, ETH_P_MPLS_UC, type TunDevice } from './tun/tunDevice';
+
+export interface WiringOptions {
+  mtu: number;
+  timing?: Timing;
+  log?: Log;
+  mplsPeers?: 'seed' | 'any';
+  /** The namespace's label-switching router, once there is one. */
+  lsr: () => LsrEndpoint | null;
+}
+
+/** A device that sends on `udp`, writes up `tun`, and receives from `udp`. */
+export function wireDevice(tun: TunDevice, udp: UdpConn, opts: WiringOptions): Device {
+  let device: Device | null = null;
+  const writeTun = (proto: number, packet: Uint8Array): void => {
+    if (!tun.write(proto, packet)) device?.counters.drop('tun-write');
+  };
+  device = new Device(
+    {
+      sendUdp: (msg, to) => {
+        if (!udp.send(msg, to)) device?.counters.drop('udp-send');
+      },
+      writeTun,
+      bind: (port) => udp.bind(port),
+    },
+    {
+      mtu: opts.mtu,
+      timing: opts.timing,
+      log: opts.log,
+      mplsPeers: opts.mplsPeers,
+      ipHook: (packet) => opts.lsr()?.lsr.handleIpFromStack(packet) ?? false,
+      onMpls: (frame, multicast) => {
+        // Up the TUN as it arrived, so `tcpdump -i <ifname>` shows the labels (a kernel without
+        // MPLS routing discards it there), then switched by the namespace's userspace LSR.
+        writeTun(multicast ? ETH_P_MPLS_MC : ETH_P_MPLS_UC, frame);
+        opts.lsr()?.lsr.handleFrame(Buffer.from(frame), multicast, tun.name);
+      },
+    },
+  );
+  udp.attach(device);
+  return device;
+}
+
+/** From now on every packet read from `tun` goes to `dev`. */
+export function feedFromTun(tun: TunDevice, dev: Device, onError: (code: string) => void): void {
+  tun.onPackets((packets) => {
+    for (const p of packets) dev.handleTunPacket(p);
+  }, onError);
+}
