@@ -111,6 +111,9 @@ done
 # If another dockerd now runs on the same exec-root, the shims and mounts there are its own.
 others=""
 for o in $(pgrep -x dockerd 2>/dev/null || true); do
+  # Ours may linger as a zombie its parent has not reaped yet: gone, not another daemon.
+  [ "$o" = "$pid" ] && continue
+  alive_as "$o" dockerd || continue
   if [ "$(exec_root_of "$o")" = "$(readlink -m "$exec_root")" ]; then others+=" $o"; fi
 done
 
