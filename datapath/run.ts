@@ -50,10 +50,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu });
   let lsr: LsrEndpoint | null = null;
   const udp = new UdpConn(opts.listenAddress);
-  const dev = wireDevice(tun, udp, { mtu, timing: timingFromEnv(), log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
-  const writeTun = (proto: number, packet: Uint8Array): void => {
-    if (!tun.write(proto, packet)) dev.counters.drop('tun-write');
-  };
+  const { device: dev, writeTun } = wireDevice(tun, udp, { mtu, timing: timingFromEnv(), log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
   const endpoint = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log);
   lsr = endpoint;
   let uapi: UapiServer;

@@ -43,7 +43,7 @@ export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
       const udp = new UdpConn(opts.listenAddress);
       let lsr: LsrEndpoint | null = null;
       const log = opts.log ?? silentLog;
-      const dev = wireDevice(tun, udp, { mtu: opts.mtu, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
+      const { device: dev } = wireDevice(tun, udp, { mtu: opts.mtu, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
       lsr = new LsrEndpoint(tun.name, dev, () => undefined, log);
       const side = { dev, tun, udp, farFd, far: null as ReturnType<typeof addon.startReading> | null };
       sides.push(side);

@@ -18,8 +18,15 @@ export interface WiringOptions {
   lsr: () => LsrEndpoint | null;
 }
 
-/** A device that sends on `udp`, writes up `tun`, and receives from `udp`. */
-export function wireDevice(tun: TunDevice, udp: UdpConn, opts: WiringOptions): Device {
+/**
+ * A device that sends on `udp`, writes up `tun`, and receives from `udp`; with the TUN writer
+ * it uses (refusals counted as the device's tun-write drops), for others writing up the TUN.
+ */
+export function wireDevice(
+  tun: TunDevice,
+  udp: UdpConn,
+  opts: WiringOptions,
+): { device: Device; writeTun: (proto: number, packet: Uint8Array) => void } {
   let device: Device | null = null;
   const writeTun = (proto: number, packet: Uint8Array): void => {
     if (!tun.write(proto, packet)) device?.counters.drop('tun-write');
@@ -47,7 +54,7 @@ export function wireDevice(tun: TunDevice, udp: UdpConn, opts: WiringOptions): D
     },
   );
   udp.attach(device);
-  return device;
+  return { device, writeTun };
 }
 
 /** From now on every packet read from `tun` goes to `dev`. */
