@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "napi_util.h"
@@ -85,6 +86,35 @@ void poll_reader_deliver_error(poll_reader *r, int err) {
 }
 
 int poll_reader_is_fatal(int err) { return err == EBADFD || err == EBADF; }
+
+void poll_reader_finish(poll_reader *r, napi_value batch, uint32_t count, int err) {
+  int still_open = count > 0 ? poll_reader_deliver(r, 1, &batch) == 0 : !r->closing;
+  if (still_open && err != 0) {
+    if (poll_reader_is_fatal(err)) uv_poll_stop(&r->poll);
+    poll_reader_deliver_error(r, err);
+  }
+}
+
+napi_value poll_reader_js_start(napi_env env, napi_callback_info info, const char *what, const char *resource_name,
+                                poll_reader_drain drain, size_t state_size) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s(fd, callback) needs two arguments", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
+  void *state = malloc(state_size);
+  if (state == NULL) {
+    throw_errno(env, ENOMEM, "%s", what);
+    return NULL;
+  }
+  return poll_reader_start(env, fd, argv[1], resource_name, drain, state);
+}
 
 static void reader_on_poll(uv_poll_t *handle, int status, int events) {
   poll_reader *r = (poll_reader *)handle->data;

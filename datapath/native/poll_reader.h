@@ -6,6 +6,9 @@
 #ifndef WGMPLS_POLL_READER_H
 #define WGMPLS_POLL_READER_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <node_api.h>
 #include <uv.h>
 
@@ -43,5 +46,12 @@ int poll_reader_deliver(poll_reader *r, size_t argc, napi_value *argv);
 void poll_reader_deliver_error(poll_reader *r, int err);
 /* EBADFD / EBADF: the device is gone, no more reads can succeed. */
 int poll_reader_is_fatal(int err);
+/* The end of a drain: delivers what it read (count > 0), then its read error (err != 0), stopping
+ * the watcher first when that error is fatal. */
+void poll_reader_finish(poll_reader *r, napi_value batch, uint32_t count, int err);
+/* The JS entry point `what(fd, callback) -> handle` for a drain needing `state_size` bytes of
+ * state (allocated here, freed with the reader). */
+napi_value poll_reader_js_start(napi_env env, napi_callback_info info, const char *what, const char *resource_name,
+                                poll_reader_drain drain, size_t state_size);
 
 #endif

@@ -232,29 +232,11 @@ static void tun_drain(poll_reader *r, int status) {
     count++;
   }
 
-  int still_open = count > 0 ? poll_reader_deliver(r, 1, &packets) == 0 : !r->closing;
-  if (still_open && err != 0) {
-    if (poll_reader_is_fatal(err)) uv_poll_stop(&r->poll);
-    poll_reader_deliver_error(r, err);
-  }
+  poll_reader_finish(r, packets, count, err);
 }
 
 static napi_value js_start_reading(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 2) {
-    throw_type(env, "startReading(fd, callback) needs two arguments");
-    return NULL;
-  }
-  if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
-  tun_read_state *st = malloc(sizeof *st);
-  if (st == NULL) {
-    throw_errno(env, ENOMEM, "startReading");
-    return NULL;
-  }
-  return poll_reader_start(env, fd, argv[1], "wgmpls:TunRead", tun_drain, st);
+  return poll_reader_js_start(env, info, "startReading", "wgmpls:TunRead", tun_drain, sizeof(tun_read_state));
 }
 
 /* ------------------------------------------------------------------------------------------ */
