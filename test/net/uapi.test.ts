@@ -1,14 +1,16 @@
 // The real `wg` (wireguard-tools) against a UapiServer running in this process, on the real
 // /var/run/wireguard. Needs root (the directory) and the wg binary; skipped otherwise.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { DeviceChange, DeviceSnapshot, Errno, PeerSnapshot, UapiError, UapiTarget } from '../../datapath/device/config';
+import { Errno, UapiError } from '../../datapath/device/config';
 import { keyToHex, prefixToString } from '../../datapath/ipc/uapi';
 import { UapiServer } from '../../datapath/ipc/server';
+import { FakeTarget } from '../fakeUapiTarget';
+import { run } from './harness';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const haveWg = isRoot && spawnSync('wg', ['--version']).status === 0;
@@ -16,91 +18,10 @@ const maybe = haveWg ? describe : describe.skip;
 
 const IF = `wgmt-uapi${process.pid % 1000}`;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Async spawn: the server answering `wg` lives in this very event loop. */
-function run(cmd: string, args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (child.stdin) {
-      child.stdin.on('error', () => undefined); // EPIPE if it exits without reading
-      child.stdin.end(input);
-    }
-  });
-}
-
 async function wg(...args: string[]): Promise<string> {
   const r = await run('wg', args);
   if (r.code !== 0) throw new Error(`wg ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
-}
-
-function clonePeer(p: PeerSnapshot): PeerSnapshot {
-  return { ...p, endpoint: p.endpoint && { ...p.endpoint }, allowedIps: p.allowedIps.map((a) => ({ addr: a.addr, bits: a.bits })) };
-}
-
-/** In-memory device: wireguard-go's set semantics, all or nothing. */
-class FakeTarget implements UapiTarget {
-  state: DeviceSnapshot = { privateKey: null, listenPort: 0, fwmark: 0, peers: [] };
-  applied: DeviceChange[] = [];
-  failWith: Error | null = null;
-
-  snapshot(): DeviceSnapshot {
-    return { ...this.state, peers: this.state.peers.map(clonePeer) };
-  }
-
-  apply(change: DeviceChange): void {
-    if (this.failWith) throw this.failWith;
-    const next = this.snapshot();
-    if (change.listenPort !== undefined) next.listenPort = change.listenPort;
-    if (change.fwmark !== undefined) next.fwmark = change.fwmark;
-    if (change.privateKey !== undefined) next.privateKey = change.privateKey;
-    if (change.replacePeers) next.peers = [];
-    for (const pc of change.peers) {
-      const hex = keyToHex(pc.publicKey);
-      let peer = next.peers.find((p) => keyToHex(p.publicKey) === hex);
-      if (pc.remove) {
-        next.peers = next.peers.filter((p) => p !== peer);
-        continue;
-      }
-      if (!peer) {
-        if (pc.updateOnly) continue;
-        peer = {
-          publicKey: pc.publicKey,
-          presharedKey: new Uint8Array(32),
-          endpoint: null,
-          persistentKeepaliveInterval: 0,
-          lastHandshakeTimeSec: 0,
-          lastHandshakeTimeNsec: 0,
-          txBytes: 0n,
-          rxBytes: 0n,
-          allowedIps: [],
-        };
-        next.peers.push(peer);
-      }
-      if (pc.presharedKey) peer.presharedKey = pc.presharedKey;
-      if (pc.endpoint) peer.endpoint = pc.endpoint;
-      if (pc.persistentKeepaliveInterval !== undefined) peer.persistentKeepaliveInterval = pc.persistentKeepaliveInterval;
-      if (pc.replaceAllowedIps) peer.allowedIps = [];
-      for (const a of pc.allowedIps) {
-        const s = prefixToString(a);
-        for (const other of next.peers) other.allowedIps = other.allowedIps.filter((x) => prefixToString(x) !== s);
-        peer.allowedIps.push(a);
-      }
-    }
-    this.state = next;
-    this.applied.push(change);
-  }
 }
 
 const b64 = (k: Uint8Array | null): string | null => (k ? Buffer.from(k).toString('base64') : null);
@@ -136,7 +57,7 @@ maybe('wg (wireguard-tools) drives UapiServer', () => {
 
   async function genkey(): Promise<[string, string]> {
     const k = (await wg('genkey')).trim();
-    const r = await run('wg', ['pubkey'], `${k}\n`);
+    const r = await run('wg', ['pubkey'], { input: `${k}\n` });
     return [k, r.stdout.trim()];
   }
 

@@ -10,7 +10,6 @@ import {
   PeerSnapshot,
   Prefix,
   UapiError,
-  UapiTarget,
 } from '../../datapath/device/config';
 import {
   ENOANO,
@@ -27,6 +26,7 @@ import {
   prefixToString,
 } from '../../datapath/ipc/uapi';
 import { UapiServer, validIfname } from '../../datapath/ipc/server';
+import { FakeTarget } from '../fakeUapiTarget';
 
 const K1 = '1111111111111111111111111111111111111111111111111111111111111111';
 const K2 = '2222222222222222222222222222222222222222222222222222222222222222';
@@ -50,68 +50,6 @@ function expectSetError(lines: string[], errno: number, name: string): UapiError
   expect(e.errno).toBe(errno);
   expect(e.message).toContain(name);
   return e;
-}
-
-// ------------------------------------------------------------------------ a fake device
-
-function clonePeer(p: PeerSnapshot): PeerSnapshot {
-  return { ...p, endpoint: p.endpoint && { ...p.endpoint }, allowedIps: p.allowedIps.map((a) => ({ addr: a.addr, bits: a.bits })) };
-}
-
-/** Applies DeviceChanges with wireguard-go's semantics, all or nothing. */
-class FakeTarget implements UapiTarget {
-  state: DeviceSnapshot = { privateKey: null, listenPort: 0, fwmark: 0, peers: [] };
-  applied: DeviceChange[] = [];
-  failWith: Error | null = null;
-  delayMs = 0;
-
-  snapshot(): DeviceSnapshot {
-    return { ...this.state, peers: this.state.peers.map(clonePeer) };
-  }
-
-  async apply(change: DeviceChange): Promise<void> {
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    if (this.failWith) throw this.failWith;
-    const next = this.snapshot();
-    if (change.listenPort !== undefined) next.listenPort = change.listenPort;
-    if (change.fwmark !== undefined) next.fwmark = change.fwmark;
-    if (change.privateKey !== undefined) next.privateKey = change.privateKey;
-    if (change.replacePeers) next.peers = [];
-    for (const pc of change.peers) {
-      const hex = keyToHex(pc.publicKey);
-      let peer = next.peers.find((p) => keyToHex(p.publicKey) === hex);
-      if (pc.remove) {
-        next.peers = next.peers.filter((p) => p !== peer);
-        continue;
-      }
-      if (!peer) {
-        if (pc.updateOnly) continue;
-        peer = {
-          publicKey: pc.publicKey,
-          presharedKey: new Uint8Array(32),
-          endpoint: null,
-          persistentKeepaliveInterval: 0,
-          lastHandshakeTimeSec: 0,
-          lastHandshakeTimeNsec: 0,
-          txBytes: 0n,
-          rxBytes: 0n,
-          allowedIps: [],
-        };
-        next.peers.push(peer);
-      }
-      if (pc.presharedKey) peer.presharedKey = pc.presharedKey;
-      if (pc.endpoint) peer.endpoint = pc.endpoint;
-      if (pc.persistentKeepaliveInterval !== undefined) peer.persistentKeepaliveInterval = pc.persistentKeepaliveInterval;
-      if (pc.replaceAllowedIps) peer.allowedIps = [];
-      for (const a of pc.allowedIps) {
-        const s = prefixToString(a);
-        for (const other of next.peers) other.allowedIps = other.allowedIps.filter((x) => prefixToString(x) !== s);
-        peer.allowedIps.push(a);
-      }
-    }
-    this.state = next;
-    this.applied.push(change);
-  }
 }
 
 // ------------------------------------------------------------------------------- helpers
