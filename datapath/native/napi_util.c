@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *errno_name(int err) {
   /* glibc >= 2.32; Debian 12 has 2.36. */
@@ -112,4 +113,19 @@ int export_fn(napi_env env, napi_value exports, const char *name, napi_callback 
   napi_value fn;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) != napi_ok) return -1;
   return napi_set_named_property(env, exports, name, fn) == napi_ok ? 0 : -1;
+}
+
+napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1) {
+    throw_type(env, "close(fd) needs an fd");
+    return NULL;
+  }
+  if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
+  /* Linux releases the fd even when close reports EINTR, so never retry. */
+  if (close(fd) < 0 && errno != EINTR) throw_errno(env, errno, "close(fd %d)", (int)fd);
+  return NULL;
 }

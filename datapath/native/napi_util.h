@@ -33,6 +33,9 @@ int arg_bytes(napi_env env, napi_value v, const char *what, void **data, size_t 
 int arg_external(napi_env env, napi_value v, const char *what, uint32_t magic, void **out);
 int is_nullish(napi_env env, napi_value v);
 
+/* close(fd): the JS entry point that closes any fd the addon handed out (TUN, UDP socket). */
+napi_value js_close_fd(napi_env env, napi_callback_info info);
+
 int export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb);
 
 #endif

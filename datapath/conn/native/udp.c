@@ -252,26 +252,10 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* udpClose(fd) */
-static napi_value js_udp_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 1) {
-    throw_type(env, "udpClose(fd) needs an fd");
-    return NULL;
-  }
-  if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
-  /* Linux releases the fd even when close reports EINTR, so never retry. */
-  if (close(fd) < 0 && errno != EINTR) throw_errno(env, errno, "close(fd %d)", (int)fd);
-  return NULL;
-}
-
 int udp_register(napi_env env, napi_value exports) {
   if (export_fn(env, exports, "udpOpen", js_udp_open) != 0 ||
       export_fn(env, exports, "udpStartReading", js_udp_start_reading) != 0 ||
-      export_fn(env, exports, "udpSend", js_udp_send) != 0 || export_fn(env, exports, "udpClose", js_udp_close) != 0) {
+      export_fn(env, exports, "udpSend", js_udp_send) != 0 || export_fn(env, exports, "udpClose", js_close_fd) != 0) {
     return -1;
   }
   return 0;

@@ -273,26 +273,6 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* close(fd)                                                                                   */
-
-static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 1) {
-    throw_type(env, "close(fd) needs an fd");
-    return NULL;
-  }
-  if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
-  /* Linux releases the fd even when close reports EINTR, so never retry. */
-  if (close(fd) < 0 && errno != EINTR) {
-    throw_errno(env, errno, "close(fd %d)", (int)fd);
-  }
-  return NULL;
-}
-
 /* tunInfo(fd) -> { name, netnsFd }. Where the TUN is now: Docker moves an endpoint's TUN into
  * the container and renames it (wgm0, wgm1, ...) while we hold the fd; the datapath follows
  * with TUNGETIFF (current name) and TUNGETDEVNETNS (a new fd on its namespace, caller closes). */
@@ -414,7 +394,7 @@ int tun_register(napi_env env, napi_value exports) {
       export_fn(env, exports, "startReading", js_start_reading) != 0 ||
       export_fn(env, exports, "stopReading", poll_reader_js_stop) != 0 ||
       export_fn(env, exports, "write", js_write) != 0 ||
-      export_fn(env, exports, "close", js_close) != 0 ||
+      export_fn(env, exports, "close", js_close_fd) != 0 ||
       export_fn(env, exports, "netnsCookie", js_netns_cookie) != 0 ||
       export_fn(env, exports, "tunInfo", js_tun_info) != 0 ||
       export_fn(env, exports, "socketPair", js_socket_pair) != 0) {
