@@ -49,7 +49,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   const warmMs = performance.now() - warmStart;
   const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu });
   let lsr: LsrEndpoint | null = null;
-  const udp = new UdpConn(opts.listenAddress);
+  const udp = new UdpConn(opts.listenAddress, (code) => log.warn({ code }, 'UDP read error'));
   const { device: dev, writeTun } = wireDevice(tun, udp, { mtu, timing: timingFromEnv(), log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
   const endpoint = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log);
   lsr = endpoint;

@@ -9,7 +9,7 @@ import { silentLog, type Log } from './log';
 import { UdpConn } from './conn/udp';
 import { Device } from './device/device';
 import { pairConfig, packetSet, roundPacket } from './device/warmup';
-import { loadTunAddon } from './tun/native';
+import { loadTunAddon, type TunReadHandle } from './tun/native';
 import { TunDevice, piProto, PI_LEN } from './tun/tunDevice';
 import { feedFromTun, wireDevice } from './wiring';
 
@@ -35,17 +35,17 @@ export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
   const started = performance.now();
   const addon = loadTunAddon();
   const target = opts.listenAddress ?? '127.0.0.1';
-  const sides: { dev: Device; tun: TunDevice; udp: UdpConn; farFd: number; far: ReturnType<typeof addon.startReading> | null }[] = [];
+  const log = opts.log ?? silentLog;
+  const sides: { dev: Device; tun: TunDevice; udp: UdpConn; farFd: number; far: TunReadHandle | null }[] = [];
   let received = 0;
   try {
     for (let i = 0; i < 2; i++) {
       const { tun, farFd } = TunDevice.standIn(`warm${i}`);
       const udp = new UdpConn(opts.listenAddress);
       let lsr: LsrEndpoint | null = null;
-      const log = opts.log ?? silentLog;
       const { device: dev } = wireDevice(tun, udp, { mtu: opts.mtu, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
       lsr = new LsrEndpoint(tun.name, dev, () => undefined, log);
-      const side = { dev, tun, udp, farFd, far: null as ReturnType<typeof addon.startReading> | null };
+      const side: (typeof sides)[number] = { dev, tun, udp, farFd, far: null };
       sides.push(side);
       side.far = addon.startReading(farFd, (...[packets]) => {
         if (packets !== null) received += packets.length;

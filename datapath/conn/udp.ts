@@ -29,12 +29,11 @@ export class UdpConn {
   private readers: TunReadHandle[] = [];
   private sink: UdpSink | null = null;
   private readonly addon: UdpAddon = loadUdpAddon();
-  /** errno name of the last socket error reported while reading. */
-  lastReadError: string | null = null;
-
   constructor(
     /** Only this address (the underlay a Docker network was given); both families when unset. */
     private readonly address?: string,
+    /** Socket errors while reading (errno names); reading goes on unless the socket is gone. */
+    private readonly onReadError: (code: string) => void = () => undefined,
   ) {}
 
   /** Where received datagrams go from now on. */
@@ -76,7 +75,7 @@ export class UdpConn {
   private onBatch(args: [batch: (Buffer | string | number)[]] | [batch: null, errorCode: string]): void {
     const [batch] = args;
     if (batch === null) {
-      this.lastReadError = args[1] ?? null;
+      this.onReadError(args[1] ?? 'EUNKNOWN');
       return;
     }
     const sink = this.sink;

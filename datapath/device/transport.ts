@@ -6,8 +6,7 @@ import { loadAeadAddon, type AeadAddon, type AeadKeyHandle } from '../crypto/nat
 // payload, padding, tag) and opened in place, so the per-packet path allocates once on the way
 // out and not at all on the way in.
 
-export const TRANSPORT_HEADER_LEN = 16;
-export const TAG_LEN = 16;
+const TRANSPORT_HEADER_LEN = 16;
 
 let addon: AeadAddon | null = null;
 function aead(): AeadAddon {

@@ -67,17 +67,12 @@ export class TunDevice {
   /**
    * A stand-in: one end of a socket pair that carries packets (PI header included) exactly as
    * a TUN would, so the live TUN code can run before any TUN exists (the warm-up). The other
-   * end is `farFd`, the caller's to read, write and close (TunDevice.closeFd).
+   * end is `farFd`, the caller's to read, write and close (with the addon, as any TUN fd).
    */
   static standIn(name: string): { tun: TunDevice; farFd: number } {
     const addon = loadTunAddon();
     const [near, far] = addon.socketPair();
     return { tun: new TunDevice(addon, near, name), farFd: far };
-  }
-
-  /** Closes an fd the addon handed out (a stand-in's far end). */
-  static closeFd(fd: number): void {
-    loadTunAddon().close(fd);
   }
 
   /** Where the TUN is now (Docker may have moved and renamed it); the caller closes netnsFd. */
