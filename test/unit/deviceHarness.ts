@@ -344,3 +344,57 @@ export const isType = (t: number) => (d: Datagram): boolean => d.data[0] === t;
 export const isKeepalive = (d: Datagram): boolean => d.data[0] === 4 && d.data.length === 32;
 export const isData = (d: Datagram): boolean => d.data[0] >= 4 && d.data[0] <= 6 && d.data.length > 32;
 export const fromNode = (n: Node) => (d: Datagram): boolean => d.from === n;
+
+// ------------------------------------------------- shared by the device test files
+
+export const A4 = '10.0.0.1';
+export const B4 = '10.0.0.2';
+export const A6 = 'fd00::1';
+export const B6 = 'fd00::2';
+
+export function must<T>(x: T | null | undefined, what = 'value'): T {
+  if (x === null || x === undefined) throw new Error(`expected a ${what}`);
+  return x;
+}
+
+export interface Pair {
+  net: Net;
+  a: Node;
+  b: Node;
+}
+
+/**
+ * A (192.0.2.1:51820, 10.0.0.1, fd00::1) knows B's endpoint; B (192.0.2.2:51820, 10.0.0.2,
+ * fd00::2) does not know A's (server style) unless bSeesA says so.
+ */
+export async function pair(
+  o: { a?: NodeOptions; b?: NodeOptions; aSeesB?: PeerOpts; bSeesA?: PeerOpts } = {},
+): Promise<Pair> {
+  const net = new Net();
+  const a = await net.node('A', '192.0.2.1', o.a);
+  const b = await net.node('B', '192.0.2.2', o.b);
+  await link(
+    a,
+    { allowed: [`${B4}/32`, `${B6}/128`], ...o.aSeesB },
+    b,
+    { allowed: [`${A4}/32`, `${A6}/128`], endpoint: false, ...o.bSeesA },
+  );
+  return { net, a, b };
+}
+
+/** A initiates (with a keepalive to carry), everything is delivered. */
+export function handshake(net: Net, a: Node, b: Node): void {
+  a.device.sendKeepalive(a.peerOf(b));
+  net.flush();
+  expect(a.peerOf(b).keypairs.current).not.toBeNull();
+  expect(b.peerOf(a).keypairs.current).not.toBeNull();
+}
+
+export const v4 = (src: string, dst: string, payload: string | Uint8Array = 'hello', ttl = 64): Buffer =>
+  ipv4Packet({ src, dst, payload, ttl });
+export const v6 = (src: string, dst: string, payload: string | Uint8Array = 'hello', ttl = 64): Buffer =>
+  ipv6Packet({ src, dst, payload, ttl });
+
+export const types = (ds: Datagram[]): string[] => ds.map((d) => `${d.from.name}:${d.data[0]}`);
+export const pad16 = (n: number): number => (n + 15) & ~15;
+export const isZero = (u: Uint8Array): boolean => u.every((x) => x === 0);
