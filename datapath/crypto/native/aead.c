@@ -9,6 +9,7 @@
  * A key is an external that owns two contexts (seal, open). destroy() frees them at once (OpenSSL
  * cleanses the key schedule), so expired session keys do not wait for the garbage collector.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,7 @@ static napi_value js_aead_key(napi_env env, napi_callback_info info) {
   }
   aead_key *k = calloc(1, sizeof *k);
   if (k == NULL) {
-    throw_errno(env, 12 /* ENOMEM */, "aeadKey");
+    throw_errno(env, ENOMEM, "aeadKey");
     return NULL;
   }
   k->magic = AEAD_KEY_MAGIC;
