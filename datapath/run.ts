@@ -11,7 +11,7 @@ import { warmUp } from './device/warmup';
 import { warmUpLive } from './warmupLive';
 import { feedFromTun, wireDevice } from './wiring';
 import { Log } from './log';
-import { ETH_P_IP, ETH_P_IPV6 } from './tun/tunDevice';
+import { ETH_P_IP, ETH_P_IPV6 } from './net/ethertypes';
 
 export interface DatapathOptions {
   ifname: string;

@@ -7,7 +7,8 @@ import type { Timing } from './device/constants';
 import type { UdpConn } from './conn/udp';
 import type { LsrEndpoint } from './lsr/endpoint';
 import type { Log } from './log';
-import { ETH_P_MPLS_MC, ETH_P_MPLS_UC, type TunDevice } from './tun/tunDevice';
+import { ETH_P_MPLS_MC, ETH_P_MPLS_UC } from './net/ethertypes';
+import type { TunDevice } from './tun/tunDevice';
 
 export interface WiringOptions {
   mtu: number;

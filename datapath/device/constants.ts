@@ -33,6 +33,7 @@ export const MAX_TIMER_HANDSHAKES = (t: Timing): number => Math.floor(t.rekeyAtt
 
 export const QUEUE_STAGED_SIZE = 128;
 export const PADDING_MULTIPLE = 16;
+/** Same default as wireguard-go: 1500 minus the largest (IPv6) WireGuard overhead. */
 export const DEFAULT_MTU = 1420;
 /** Handshake messages per second above which the device asks for cookies (mac2). */
 export const UNDER_LOAD_HANDSHAKES_PER_SECOND = 64;

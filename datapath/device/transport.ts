@@ -1,12 +1,11 @@
 import { loadAeadAddon, type AeadAddon, type AeadKeyHandle } from '../crypto/native';
+import { MessageTransportHeaderSize } from '../noise/messages';
 
 // Transport data messages (types 4, 5, 6): ChaCha20-Poly1305 with the 64-bit counter as nonce,
 // in the native addon with one OpenSSL context per key (crypto/native/aead.c says why); the
 // @noble reference checks it in the unit tests. A message is built in one buffer (header, sealed
 // payload, padding, tag) and opened in place, so the per-packet path allocates once on the way
 // out and not at all on the way in.
-
-const TRANSPORT_HEADER_LEN = 16;
 
 let addon: AeadAddon | null = null;
 function aead(): AeadAddon {
@@ -56,5 +55,5 @@ export function sealTransport(
  */
 export function openTransport(key: TransportKey, counterLo: number, counterHi: number, msg: Buffer): Buffer | null {
   const n = aead().openTransport(key, counterLo, counterHi, msg);
-  return n < 0 ? null : msg.subarray(TRANSPORT_HEADER_LEN, TRANSPORT_HEADER_LEN + n);
+  return n < 0 ? null : msg.subarray(MessageTransportHeaderSize, MessageTransportHeaderSize + n);
 }

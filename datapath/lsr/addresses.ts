@@ -1,7 +1,7 @@
 // The namespace's interface addresses, for the source of the ICMP errors the LSR originates.
 // Read with `ip -j addr` (through nsenter when the datapath lives outside the namespace) and
 // cached: the forwarding path never waits on it.
-import { execFile } from 'node:child_process';
+import { ipIn } from '../sys/exec';
 import { parseIp } from '../net/addr';
 
 interface IpAddrJson {
@@ -18,32 +18,26 @@ export class AddressBook {
 
   constructor(private readonly netnsPath?: string) {}
 
-  refresh(): Promise<void> {
-    const cmd = this.netnsPath ? 'nsenter' : 'ip';
-    const args = this.netnsPath ? [`--net=${this.netnsPath}`, 'ip', '-j', 'addr', 'show'] : ['-j', 'addr', 'show'];
-    return new Promise((resolve) => {
-      execFile(cmd, args, { timeout: 5000 }, (err, stdout) => {
-        if (!err) {
-          try {
-            const next = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[]; up: boolean }>();
-            for (const link of JSON.parse(stdout) as IpAddrJson[]) {
-              const e = { v4: [] as Uint8Array[], v6: [] as Uint8Array[], up: (link.flags ?? []).includes('UP') };
-              for (const a of link.addr_info ?? []) {
-                if (a.scope !== 'global') continue;
-                const bytes = parseIp(a.local);
-                if (bytes) (bytes.length === 4 ? e.v4 : e.v6).push(bytes);
-              }
-              next.set(link.ifname, e);
-            }
-            this.byDev = next;
-          } catch {
-            // keep the last good view
+  async refresh(): Promise<void> {
+    const r = await ipIn(this.netnsPath, ['-j', 'addr', 'show'], { timeoutMs: 5000 });
+    if (r.code === 0) {
+      try {
+        const next = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[]; up: boolean }>();
+        for (const link of JSON.parse(r.stdout) as IpAddrJson[]) {
+          const e = { v4: [] as Uint8Array[], v6: [] as Uint8Array[], up: (link.flags ?? []).includes('UP') };
+          for (const a of link.addr_info ?? []) {
+            if (a.scope !== 'global') continue;
+            const bytes = parseIp(a.local);
+            if (bytes) (bytes.length === 4 ? e.v4 : e.v6).push(bytes);
           }
+          next.set(link.ifname, e);
         }
-        this.onRefresh?.();
-        resolve();
-      });
-    });
+        this.byDev = next;
+      } catch {
+        // keep the last good view
+      }
+    }
+    this.onRefresh?.();
   }
 
   /** Refreshes now and then every `ms`, without keeping the process alive. */

@@ -3,9 +3,9 @@
 // tunnel, up its TUN, or over to the sibling endpoint that owns the route's device.
 // The namespace and the name are those of the TUN, wherever it is now: Docker creates it in the
 // host namespace and moves it into the container (renamed wgm0, wgm1, ...); attach() follows.
-import { execFile } from 'node:child_process';
 import { FSWatcher, watch } from 'node:fs';
 import type { Device } from '../device/device';
+import { ipIn } from '../sys/exec';
 import { prefixToString } from '../net/addr';
 import type { Log } from '../log';
 import { AddressBook } from './addresses';
@@ -99,9 +99,8 @@ export class LsrEndpoint {
     this.steered = want;
     for (const r of mine) {
       const args = [r.prefix.addr.length === 4 ? '-4' : '-6', 'route', 'replace', prefixToString(r.prefix), 'dev', this.ifname];
-      const cmd = this.netnsPath ? 'nsenter' : 'ip';
-      execFile(cmd, this.netnsPath ? [`--net=${this.netnsPath}`, 'ip', ...args] : args, { timeout: 5000 }, (err) => {
-        if (err) this.log.warn({ prefix: prefixToString(r.prefix), dev: this.ifname }, 'cannot install the kernel route for an MPLS prefix');
+      void ipIn(this.netnsPath, args, { timeoutMs: 5000 }).then((res) => {
+        if (res.code !== 0) this.log.warn({ prefix: prefixToString(r.prefix), dev: this.ifname }, 'cannot install the kernel route for an MPLS prefix');
       });
     }
   }

@@ -2,25 +2,15 @@
 // (iproute.c print_route, iproute_lwtunnel.c lwt_print_encap / print_encap_mpls), plus -s and -j.
 import type { Prefix } from '../device/config';
 import { Family, IpRoute, MplsRoute } from './model';
-import {
-  FormatOptions,
-  IMPLICIT_NULL,
-  IPV6_DEFAULT_METRIC,
-  IpCommand,
-  RouteCounters,
-  familyName,
-  familyOfAddr,
-  formatAddr,
-  isMplsRoute,
-  maskAddr,
-  routeMatches,
-} from './syntax';
+import { MplsLabel } from '../mpls/wire';
+import { FormatOptions, IPV6_DEFAULT_METRIC, IpCommand, RouteCounters, isMplsRoute, routeMatches } from './command';
+import { familyName, familyOfAddr, formatAddr, maskAddr } from './addrSyntax';
 
 // ---------------------------------------------------------------------------------------
 // Printing (iproute.c print_route, iproute_lwtunnel.c lwt_print_encap / print_encap_mpls).
 
 function labelsText(labels: readonly number[]): string {
-  return labels.length === 0 ? String(IMPLICIT_NULL) : labels.join('/');
+  return labels.length === 0 ? String(MplsLabel.IMPLICIT_NULL) : labels.join('/');
 }
 
 function ipDstText(p: Prefix): string {

@@ -2,7 +2,7 @@
 // ILM processing of labelled frames (swap, pop, swap+push, PHP, explicit null, TTL expiry with
 // ICMP) and FTN processing of IP packets (push). Pure: it decides, the caller does the I/O.
 import { AllowedIps } from '../device/allowedIps';
-import { MplsLabel, lowerIpv4Ttl } from '../mpls/wire';
+import { LSE_SIZE, MplsLabel, lowerIpv4Ttl, makeLse, readLse, writeLse } from '../mpls/wire';
 import { timeExceededV4, timeExceededV6 } from './icmp';
 import { IpRoute, LsrSettings, LsrTable, MplsRoute, NextHop, defaultSettings } from './model';
 
@@ -39,8 +39,6 @@ export interface LsrHost {
 /** Enough labels for any sane stack; a frame deeper than this is refused, not walked. */
 const MAX_STACK_WALK = 64;
 
-const readLse = (b: Uint8Array, off: number): number => ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
-const lseOf = (label: number, tc: number, bos: number, ttl: number): number => ((label << 12) | (tc << 9) | (bos << 8) | ttl) >>> 0;
 
 function ipVersion(b: Uint8Array, off: number): 4 | 6 | 0 {
   if (b.length - off >= 20 && b[off] >> 4 === 4) return 4;
@@ -90,7 +88,7 @@ export class Lsr {
       return true;
     }
     const frame = Buffer.allocUnsafe(labels.length * 4 + packet.length);
-    labels.forEach((l, i) => frame.writeUInt32BE(lseOf(l, tc, i === labels.length - 1 ? 1 : 0, ttl), i * 4));
+    labels.forEach((l, i) => writeLse(frame, i * LSE_SIZE, makeLse(l, tc, i === labels.length - 1 ? 1 : 0, ttl)));
     packet.copy(frame, labels.length * 4);
     this.host.egress({ kind: 'mpls', dev: route.dev, via: route.via, frame, multicast: false });
     return true;
@@ -169,7 +167,7 @@ export class Lsr {
     }
     const below = frame.length - rest;
     const result = Buffer.allocUnsafe(out.length * 4 + below);
-    out.forEach((l, i) => result.writeUInt32BE(lseOf(l, tc, i === out.length - 1 ? bos : 0, newTtl), i * 4));
+    out.forEach((l, i) => writeLse(result, i * LSE_SIZE, makeLse(l, tc, i === out.length - 1 ? bos : 0, newTtl)));
     frame.copy(result, out.length * 4, rest);
     if (route.dev === 'lo') return this.handleFrame(result, multicast, this.ifname);
     this.host.egress({ kind: 'mpls', dev: route.dev, via: route.via, frame: result, multicast });

@@ -1,20 +1,10 @@
-// MPLS parts of the WireGuard-MPLS wire format (DESIGN.md section 3), bit-exact with the
-// kernel project wireguard-mpls:
-//   - data message types 5 (MPLS unicast, ethertype 0x8847) and 6 (multicast, 0x8848);
-//   - the first 32 bits, read little-endian, are `type | lse24 << 8`, lse24 being the top
-//     24 bits (label, TC, BoS) of the outermost label stack entry, which is not encrypted;
-//   - the outer TTL is not carried: the receiver rebuilds it from the next header.
+// MPLS parts of the WireGuard-MPLS wire format (docs/design.md section 3), bit-exact with the
+// kernel project wireguard-mpls: label stack entries, and what happens to the outermost one
+// when it rides in the header of a type 5/6 message (noise/messages.ts has the header itself):
+// its top 24 bits (label, TC, BoS) travel as `lse24`, unencrypted; its TTL does not travel and
+// the receiver rebuilds it from the next header.
 // Everything here works on byte offsets into caller buffers so the per-packet paths need
 // no copies; only the convenience wrappers allocate (a result object or a subarray).
-
-/** Data message types added by wireguard-mpls. */
-export const MESSAGE_DATA_MPLS = 5;
-export const MESSAGE_DATA_MPLS_MC = 6;
-export type MplsMessageType = 5 | 6;
-
-/** Ethertypes of the frames carried by types 5 and 6 (as in the TUN packet-information header). */
-export const ETH_P_MPLS_UC = 0x8847;
-export const ETH_P_MPLS_MC = 0x8848;
 
 /** Outer TTL when the next header has none (the seed's choice, kept for compatibility). */
 export const DEFAULT_MPLS_TTL = 64;
@@ -85,30 +75,6 @@ export function lse24At(buf: Uint8Array, off = 0): number {
 export const lse24Label = (lse24: number): number => lse24 >>> 4;
 export const lse24Tc = (lse24: number): number => (lse24 >>> 1) & 7;
 export const lse24Bos = (lse24: number): number => lse24 & 1;
-
-// ---- The 4-byte message header of types 5/6 ----
-
-/** The header as the little-endian u32 the seed builds: `type | lse24 << 8`. */
-export function encodeMplsHeader(type: MplsMessageType, lse24: number): number {
-  return ((type & 0xff) | ((lse24 & 0xffffff) << 8)) >>> 0;
-}
-
-/** Writes the header bytes: type, then lse24 least significant byte first. */
-export function writeMplsHeader(buf: Uint8Array, off: number, type: MplsMessageType, lse24: number): void {
-  buf[off] = type;
-  buf[off + 1] = lse24 & 0xff;
-  buf[off + 2] = (lse24 >>> 8) & 0xff;
-  buf[off + 3] = (lse24 >>> 16) & 0xff;
-}
-
-/** lse24 of a type 5/6 header at buf[off] (for the receive path, without an object). */
-export function mplsHeaderLse24(buf: Uint8Array, off = 0): number {
-  return buf[off + 1] | (buf[off + 2] << 8) | (buf[off + 3] << 16);
-}
-
-export function decodeMplsHeader(buf: Uint8Array, off = 0): { type: number; lse24: number } {
-  return { type: buf[off], lse24: mplsHeaderLse24(buf, off) };
-}
 
 // ---- IP header recognition ----
 

@@ -1,5 +1,5 @@
 // WireGuard message layouts (whitepaper section 5.4, wireguard-go device/noise-protocol.go)
-// plus the two wireguard-mpls data types (DESIGN.md section 3). All integers little-endian.
+// plus the two wireguard-mpls data types (docs/design.md section 3). All integers little-endian.
 //
 // Types 1-3: the first 4 bytes are a little-endian u32 equal to the type (bytes 1-3 zero).
 // Types 4-6: byte 0 is the type; bytes 1-3 are zero for type 4 and carry the top 24 bits of
@@ -53,7 +53,6 @@ export const MessageTransportHeaderSize = 16;
 export const MessageTransportSize = MessageTransportHeaderSize + TAG_LEN; // 32: the minimum (keepalive)
 export const DATA_RECEIVER = 4;
 export const DATA_COUNTER = 8;
-export const DATA_CONTENT = 16;
 
 /** Offset of mac1 / mac2 in a handshake message of length len (initiation or response). */
 export function mac1Offset(len: number): number {
@@ -103,28 +102,6 @@ export function writeU32LE(buf: Uint8Array, off: number, v: number): void {
   buf[off + 3] = (v >>> 24) & 0xff;
 }
 
-const TWO32 = 0x1_0000_0000;
-
-/** A u64 LE as a number: exact below 2^53, which a session counter never reaches. */
-export function readU64LE(buf: Uint8Array, off: number): number {
-  return readU32LE(buf, off) + readU32LE(buf, off + 4) * TWO32;
-}
-
-/** Writes a non-negative safe integer as u64 LE. */
-export function writeU64LE(buf: Uint8Array, off: number, v: number): void {
-  writeU32LE(buf, off, v % TWO32);
-  writeU32LE(buf, off + 4, Math.floor(v / TWO32));
-}
-
-export function readU64LEBig(buf: Uint8Array, off: number): bigint {
-  return BigInt(readU32LE(buf, off)) | (BigInt(readU32LE(buf, off + 4)) << 32n);
-}
-
-export function writeU64LEBig(buf: Uint8Array, off: number, v: bigint): void {
-  writeU32LE(buf, off, Number(v & 0xffffffffn));
-  writeU32LE(buf, off + 4, Number((v >> 32n) & 0xffffffffn));
-}
-
 /** Writes the first word of a message: type in byte 0, then 3 zero bytes (types 1-4). */
 export function writeType(buf: Uint8Array, type: number): void {
   writeU32LE(buf, 0, type);
@@ -133,14 +110,4 @@ export function writeType(buf: Uint8Array, type: number): void {
 /** The 24 label bits of a type 5/6 data header (bytes 1-3 as a LE u24: label<<4|tc<<1|bos). */
 export function readLse24(buf: Uint8Array): number {
   return buf[1] | (buf[2] << 8) | (buf[3] << 16);
-}
-
-/**
- * Writes a data header (types 4-6): type | lse24 << 8 as u32 LE, receiver index, counter.
- * lse24 must be 0 for type 4.
- */
-export function writeDataHeader(buf: Uint8Array, type: number, lse24: number, receiver: number, counter: number): void {
-  writeU32LE(buf, 0, (type & 0xff) | ((lse24 & 0xffffff) << 8));
-  writeU32LE(buf, DATA_RECEIVER, receiver);
-  writeU64LE(buf, DATA_COUNTER, counter);
 }

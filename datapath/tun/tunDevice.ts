@@ -5,17 +5,11 @@
 // the only reliable discriminator between IPv4, IPv6 and MPLS unicast / multicast.
 
 import { constants as osConstants } from 'node:os';
+import { DEFAULT_MTU } from '../device/constants';
 import { loadTunAddon, type TunAddon, type TunReadHandle } from './native';
 
 export const PI_LEN = 4;
 
-export const ETH_P_IP = 0x0800;
-export const ETH_P_IPV6 = 0x86dd;
-export const ETH_P_MPLS_UC = 0x8847;
-export const ETH_P_MPLS_MC = 0x8848;
-
-/** Same default as wireguard-go: 1500 minus the largest (IPv6) WireGuard overhead. */
-export const DEFAULT_MTU = 1420;
 
 /** Protocol from a packet's PI header; 0 (no such protocol) if the buffer is too short. */
 export function piProto(pkt: Buffer): number {

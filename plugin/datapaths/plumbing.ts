@@ -3,7 +3,7 @@
 // dockerd never redoes a Join. We redo what Docker did: move it into the sandbox, give it the
 // name Docker chose, the IPAM addresses, and bring it up.
 // `ip -n` only takes names under /var/run/netns, a SandboxKey is a path: nsenter does the rest.
-import { execFile } from 'node:child_process';
+import { must } from '../../datapath/sys/exec';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 
 export interface Replumb {
@@ -14,14 +14,8 @@ export interface Replumb {
   addresses: string[];
 }
 
-function run(cmd: string, args: string[], input?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: 10_000 }, (err, _stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`));
-      else resolve();
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
+async function run(cmd: string, args: string[], input?: string): Promise<void> {
+  await must(cmd, args, { input, timeoutMs: 10_000 });
 }
 
 export async function plumbIntoSandbox(r: Replumb): Promise<void> {

@@ -2,7 +2,7 @@
 // starts them for CreateEndpoint, re-adopts the ones still running when the plugin starts (they
 // outlive it on purpose), restarts the ones that died - putting their TUN back into the
 // container - and stops them for DeleteEndpoint leaving nothing behind.
-import { execFile } from 'node:child_process';
+import { run } from '../../datapath/sys/exec';
 import { join } from 'node:path';
 import type { Log } from '../../datapath/log';
 import { DriverError } from '../api/errors';
@@ -269,8 +269,8 @@ export class Supervisor {
   }
 }
 
-function deleteLink(ifname: string): Promise<void> {
-  return new Promise<void>((resolve) => execFile('ip', ['link', 'del', 'dev', ifname], () => resolve()));
+async function deleteLink(ifname: string): Promise<void> {
+  await run('ip', ['link', 'del', 'dev', ifname]);
 }
 
 export function short(id: string): string {

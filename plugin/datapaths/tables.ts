@@ -7,7 +7,8 @@ import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IpRoute, LsrSettings, LsrTable, MplsRoute, defaultSettings } from '../../datapath/lsr/model';
 import { LSR_ROOT, lsrDir, nsidOf, parseTable, readTable, serialiseTable, writeTable } from '../../datapath/lsr/store';
-import { formatRoute, routeKey } from '../../datapath/lsr/syntax';
+import { routeKey } from '../../datapath/lsr/command';
+import { formatRoute } from '../../datapath/lsr/format';
 import { sandboxPath } from './plumbing';
 
 /** The cookie of the namespace behind a SandboxKey; null while it does not exist (yet). */

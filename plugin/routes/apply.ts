@@ -3,10 +3,10 @@
 // brings it up later still; a `network connect` event can precede all of that. An interface is
 // ready once its datapath has joined the namespace's router under that name (its sibling socket
 // <lsrDir>/<ifname>.sock exists) and the link is up (a kernel route through a down link is refused).
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyIpCommands } from '../../cli/ip';
+import { applyIpCommands } from '../../datapath/lsr/namespaceRoutes';
+import { ipIn } from '../../datapath/sys/exec';
 import { LSR_ROOT, nsidOf } from '../../datapath/lsr/store';
 import { RouteLine, RoutesLabelError, describeLine, devicesNamed } from './label';
 
@@ -19,17 +19,14 @@ export interface ApplyOptions {
 }
 
 /** Interface name -> up, as `ip -o link` lists them in the namespace at `netnsPath`. */
-function linksIn(netnsPath: string): Promise<Map<string, boolean>> {
-  return new Promise((resolve) => {
-    execFile('nsenter', [`--net=${netnsPath}`, 'ip', '-o', 'link', 'show'], { timeout: 5000 }, (err, stdout) => {
-      const links = new Map<string, boolean>();
-      if (!err) {
-        // "7: wgm0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1420 ..." (veths add "@ifN").
-        for (const m of String(stdout).matchAll(/^\d+: ([^:@\s]+)[^:]*: <([^>]*)>/gm)) links.set(m[1], m[2].split(',').includes('UP'));
-      }
-      resolve(links);
-    });
-  });
+async function linksIn(netnsPath: string): Promise<Map<string, boolean>> {
+  const r = await ipIn(netnsPath, ['-o', 'link', 'show'], { timeoutMs: 5000 });
+  const links = new Map<string, boolean>();
+  if (r.code === 0) {
+    // "7: wgm0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1420 ..." (veths add "@ifN").
+    for (const m of r.stdout.matchAll(/^\d+: ([^:@\s]+)[^:]*: <([^>]*)>/gm)) links.set(m[1], m[2].split(',').includes('UP'));
+  }
+  return links;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

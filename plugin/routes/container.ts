@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import Docker from 'dockerode';
 import { z } from 'zod';
-import type { IpNamespace } from '../../cli/ip';
+import type { IpNamespace } from '../../datapath/lsr/namespaceRoutes';
 import { nsidOf } from '../../datapath/lsr/store';
 import { sandboxPath } from '../datapaths/plumbing';
 import { tunName } from '../driver/endpoints';

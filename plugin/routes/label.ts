@@ -1,8 +1,8 @@
 // The `wgmpls.routes` container label: `wgmpls ip` lines (what follows `ip`), separated by `;`
 // or newlines, e.g. "-f mpls route add 101 via inet 10.0.23.3 dev wgm1; route add 10.0.3.0/24
 // encap mpls 201 via 10.0.12.1 dev wgm0". Pure: parsing and checks that need no namespace.
-import { parseIp } from '../../cli/ip';
-import type { IpCommand } from '../../datapath/lsr/syntax';
+import { parseIp } from '../../datapath/lsr/namespaceRoutes';
+import type { IpCommand } from '../../datapath/lsr/command';
 
 export const ROUTES_LABEL = 'wgmpls.routes';
 

@@ -8,7 +8,8 @@ import { run as harnessRun } from './harness';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { internetChecksum, timeExceededV4, timeExceededV6 } from '../../datapath/lsr/icmp';
-import { ETH_P_IP, ETH_P_IPV6, PI_LEN, TunDevice, piProto } from '../../datapath/tun/tunDevice';
+import { ETH_P_IP, ETH_P_IPV6 } from '../../datapath/net/ethertypes';
+import { PI_LEN, TunDevice, piProto } from '../../datapath/tun/tunDevice';
 import { addonPath } from '../../datapath/native/addon';
 
 function traceroutePath(): string | null {

@@ -6,14 +6,8 @@ import { run as harnessRun } from './harness';
 import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
-import {
-  ETH_P_IP,
-  ETH_P_IPV6,
-  ETH_P_MPLS_UC,
-  PI_LEN,
-  TunDevice,
-  piProto,
-} from '../../datapath/tun/tunDevice';
+import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_UC } from '../../datapath/net/ethertypes';
+import { PI_LEN, TunDevice, piProto } from '../../datapath/tun/tunDevice';
 
 const execFileP = promisify(execFile);
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

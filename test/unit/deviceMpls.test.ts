@@ -1,4 +1,4 @@
-// MPLS over WireGuard (DESIGN.md section 3, message types 5 and 6) through Device, on the
+// MPLS over WireGuard (docs/design.md section 3, message types 5 and 6) through Device, on the
 // simulated network of test/unit/deviceHarness.ts.
 
 import {
@@ -21,7 +21,7 @@ import {
   types,
   pad16,
 } from './deviceHarness';
-import { ETH_P_MPLS_MC, ETH_P_MPLS_UC } from '../../datapath/device/device';
+import { ETH_P_MPLS_MC, ETH_P_MPLS_UC } from '../../datapath/net/ethertypes';
 import { makeLse, readLse } from '../../datapath/mpls/wire';
 import { ipToBytes } from '../../datapath/conn/addr';
 

@@ -49,7 +49,7 @@ describe('timers (FakeClock)', () => {
       if (s % 3 === 0) b.device.sendIp(v4(B4, A4, `b${s}`));
       sent++;
       net.flush();
-      for (const n of [a, b]) expect(n.device['indices'].size).toBeLessThanOrEqual(4);
+      for (const n of [a, b]) expect(n.device['state'].indices.size).toBeLessThanOrEqual(4);
     }
     expect(b.tun).toHaveLength(sent);
     expect(a.tun).toHaveLength(200);
@@ -277,7 +277,7 @@ describe('timers (FakeClock)', () => {
       const p = n.peerOf(other);
       expect([p.keypairs.previous, p.keypairs.current, p.keypairs.next]).toEqual([null, null, null]);
       expect(isZero(kp.sendKey) && isZero(kp.receiveKey)).toBe(true);
-      expect(n.device['indices'].size).toBe(0);
+      expect(n.device['state'].indices.size).toBe(0);
     }
     net.deliver(held);
     expect(b.drops('unknown-index')).toBe(1);

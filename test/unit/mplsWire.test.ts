@@ -1,10 +1,7 @@
 import {
   DEFAULT_MPLS_TTL,
-  MESSAGE_DATA_MPLS,
   MplsLabel,
   StripError,
-  decodeMplsHeader,
-  encodeMplsHeader,
   ipPacketLength,
   ipVersionAt,
   lowerIpv4Ttl,
@@ -18,15 +15,15 @@ import {
   lseTtl,
   makeLse,
   makeLse24,
-  mplsHeaderLse24,
   mplsPayloadLength,
   rebuildOuterLabel,
   stripOuterLabel,
   stripOuterLse,
   writeLse,
-  writeMplsHeader,
   writeOuterLse,
 } from '../../datapath/mpls/wire';
+import { sealTransport, transportKey } from '../../datapath/device/transport';
+import { MessageMplsMulticastType, MessageMplsUnicastType, readLse24 } from '../../datapath/noise/messages';
 
 function ipv4Checksum(h: Uint8Array, len = (h[0] & 0x0f) * 4): number {
   let sum = 0;
@@ -105,45 +102,33 @@ describe('label stack entries', () => {
     expect(lse24At(lse(101, 5, 1, 64))).toBe(0x65b);
   });
 
-  test('reserved label values', () => {
-    expect(MplsLabel).toMatchObject({
-      IPV4_EXPLICIT_NULL: 0,
-      ROUTER_ALERT: 1,
-      IPV6_EXPLICIT_NULL: 2,
-      IMPLICIT_NULL: 3,
-      ENTROPY_LABEL_INDICATOR: 7,
-      GAL: 13,
-      OAM_ALERT: 14,
-      EXTENSION: 15,
-      FIRST_UNRESERVED: 16,
-    });
+  test('reserved label values (RFC 3032, 5586, 6790, 7274)', () => {
+    expect(JSON.stringify(MplsLabel)).toBe(
+      '{"IPV4_EXPLICIT_NULL":0,"ROUTER_ALERT":1,"IPV6_EXPLICIT_NULL":2,"IMPLICIT_NULL":3,"ENTROPY_LABEL_INDICATOR":7,"GAL":13,"OAM_ALERT":14,"EXTENSION":15,"FIRST_UNRESERVED":16,"MAX":1048575}',
+    );
   });
 });
 
 describe('message header', () => {
+  // What runs: the addon writes the header when it seals, the receive path reads it back.
+  const key = transportKey(new Uint8Array(32).fill(7));
+
   test('label 101, tc 5, bos 1 -> 05 5b 06 00', () => {
     // By hand: 101 << 4 = 0x650, tc 5 << 1 = 0xa, bos 1 -> lse24 0x00065b; byte 1 is its
-    // low byte 0x5b, byte 2 the middle 0x06, byte 3 the high 0x00.
+    // low byte 0x5b, byte 2 the middle 0x06, byte 3 the high 0x00 (the seed's
+    // cpu_to_le32(type | lse24 << 8)).
     const lse24 = (101 << 4) | (5 << 1) | 1;
     expect(lse24).toBe(0x65b);
-    const b = Buffer.alloc(4);
-    writeMplsHeader(b, 0, 5, lse24);
-    expect([...b]).toEqual([5, 0x5b, 0x06, 0x00]);
-    // The seed's cpu_to_le32(type | lse24 << 8).
-    const le = Buffer.alloc(4);
-    le.writeUInt32LE(encodeMplsHeader(MESSAGE_DATA_MPLS, lse24));
-    expect([...le]).toEqual([5, 0x5b, 0x06, 0x00]);
-    expect(decodeMplsHeader(b, 0)).toEqual({ type: 5, lse24: 0x65b });
+    const msg = sealTransport(key, MessageMplsUnicastType, lse24, 1, 0, new Uint8Array(20), 0);
+    expect([...msg.subarray(0, 4)]).toEqual([5, 0x5b, 0x06, 0x00]);
+    expect(readLse24(msg)).toBe(0x65b);
   });
 
   test('largest label, multicast type', () => {
     const lse24 = makeLse24(0xfffff, 7, 0);
-    const b = Buffer.alloc(6);
-    writeMplsHeader(b, 2, 6, lse24);
-    expect([...b.subarray(2)]).toEqual([6, 0xfe, 0xff, 0xff]);
-    expect(encodeMplsHeader(6, lse24)).toBe(0xfffffe06);
-    expect(mplsHeaderLse24(b, 2)).toBe(lse24);
-    expect(decodeMplsHeader(b, 2)).toEqual({ type: 6, lse24 });
+    const msg = sealTransport(key, MessageMplsMulticastType, lse24, 1, 0, new Uint8Array(8), 0);
+    expect([...msg.subarray(0, 4)]).toEqual([6, 0xfe, 0xff, 0xff]);
+    expect(readLse24(msg)).toBe(lse24);
   });
 });
 

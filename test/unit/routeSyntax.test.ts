@@ -1,21 +1,9 @@
 import type { IpRoute, MplsRoute } from '../../datapath/lsr/model';
 import { RouteError } from '../../datapath/lsr/model';
-import {
-  IpCommand,
-  formatAddr,
-  formatIpRoute,
-  formatMplsRoute,
-  formatRoute,
-  formatRouteJson,
-  formatShow,
-  formatStats,
-  isMplsRoute,
-  parseIpArgs,
-  routeKey,
-  routeMatches,
-  validateCommandDevices,
-  validateDevices,
-} from '../../datapath/lsr/syntax';
+import { IpCommand, isMplsRoute, routeKey, routeMatches, validateCommandDevices, validateDevices } from '../../datapath/lsr/command';
+import { formatIpRoute, formatMplsRoute, formatRoute, formatRouteJson, formatShow, formatStats } from '../../datapath/lsr/format';
+import { formatAddr } from '../../datapath/lsr/addrSyntax';
+import { parseIpArgs } from '../../datapath/lsr/syntax';
 
 // `wgmpls ip ...` takes iproute2's route syntax and prints what `ip` prints on a kernel with
 // MPLS routing (iproute2 ip/iproute.c print_route, ip/iproute_lwtunnel.c): every field is

@@ -54,7 +54,7 @@ describe('apply() (UAPI set semantics)', () => {
     expect(a.device.peer(b.publicKey)).toBeUndefined();
     expect(a.device.peer(c.publicKey)).toBeDefined();
     expect(a.device.snapshot().peers.map((p) => p.allowedIps)).toEqual([[prefix('10.0.0.3/32')]]);
-    expect(a.device['indices'].size).toBe(0);
+    expect(a.device['state'].indices.size).toBe(0);
     // removing an unknown peer is not an error
     await a.device.apply(change([peerChange(b, { remove: true })]));
 

@@ -1,0 +1,114 @@
+// Applying a validated UAPI transaction to a device, and reading its configuration back: the
+// device half of wireguard-go's uapi.go (the text protocol itself is in ipc/).
+import { DeviceChange, DeviceSnapshot, Errno, PeerChange, UapiError, endpoint } from './config';
+import { Peer, PeerHost } from './peer';
+import { Sender } from './send';
+import { expireSessions, zeroKeyMaterial } from './session';
+import { DeviceState } from './state';
+import { CookieChecker, CookieGenerator } from '../noise/cookie';
+import { StaticIdentity } from '../noise/handshake';
+import { clampInPlace } from '../crypto/x25519';
+
+export class Configurator {
+  /** What a peer's timers call back into: one object for all peers. */
+  private readonly peerHost: PeerHost;
+
+  constructor(
+    private readonly d: DeviceState,
+    private readonly sender: Sender,
+  ) {
+    this.peerHost = {
+      sendHandshakeInitiation: (p, isRetry) => sender.sendHandshakeInitiation(p, isRetry),
+      sendKeepalive: (p) => sender.sendKeepalive(p),
+      zeroKeyMaterial: (p) => zeroKeyMaterial(d.indices, p),
+    };
+  }
+
+  /** Applies a validated transaction all or nothing (the port is bound first: it can fail). */
+  async apply(change: DeviceChange): Promise<void> {
+    const d = this.d;
+    if (d.closed) throw new UapiError(Errno.EIO, 'device is closed');
+    if (change.listenPort !== undefined && change.listenPort !== d.listenPort) {
+      d.listenPort = await d.io.bind(change.listenPort);
+    }
+    if (change.fwmark !== undefined) d.fwmark = change.fwmark;
+    if (change.privateKey !== undefined) this.setPrivateKey(change.privateKey);
+    if (change.replacePeers) for (const p of d.peerList()) this.removePeer(p);
+    for (const pc of change.peers) this.applyPeer(pc);
+  }
+
+  snapshot(): DeviceSnapshot {
+    const d = this.d;
+    return {
+      privateKey: d.identity ? d.identity.privateKey : null,
+      listenPort: d.listenPort,
+      fwmark: d.fwmark,
+      peers: d.peerList().map((p) => ({
+        publicKey: p.publicKey,
+        presharedKey: p.presharedKey,
+        endpoint: p.endpoint,
+        persistentKeepaliveInterval: p.persistentKeepaliveInterval,
+        lastHandshakeTimeSec: Math.floor(p.lastHandshakeMs / 1000),
+        lastHandshakeTimeNsec: Math.floor((p.lastHandshakeMs % 1000) * 1e6),
+        txBytes: BigInt(p.txBytes),
+        rxBytes: BigInt(p.rxBytes),
+        allowedIps: d.allowedIps.entriesForPeer(p),
+      })),
+    };
+  }
+
+  private setPrivateKey(key: Uint8Array | null): void {
+    const d = this.d;
+    const same = d.identity && key && Buffer.from(d.identity.privateKey).equals(Buffer.from(clampInPlace(Uint8Array.from(key))));
+    if (same) return;
+    // Clamped on the way in, as wireguard-go does: `wg show` then prints the key in use.
+    d.identity = key ? new StaticIdentity(clampInPlace(Uint8Array.from(key))) : null;
+    d.cookieChecker = d.identity ? new CookieChecker(d.identity.publicKey) : null;
+    for (const p of d.peerList()) {
+      // A peer with our own public key would be ourselves; wireguard-go drops it too.
+      if (d.identity && Buffer.from(p.publicKey).equals(Buffer.from(d.identity.publicKey))) {
+        this.removePeer(p);
+        continue;
+      }
+      p.precomputedSs = null;
+      expireSessions(d.indices, p);
+    }
+  }
+
+  private applyPeer(pc: PeerChange): void {
+    const d = this.d;
+    const hex = Buffer.from(pc.publicKey).toString('hex');
+    let peer = d.peers.get(hex);
+    if (pc.remove) {
+      if (peer) this.removePeer(peer);
+      return;
+    }
+    if (!peer) {
+      if (pc.updateOnly) return;
+      if (d.identity && Buffer.from(pc.publicKey).equals(Buffer.from(d.identity.publicKey))) return;
+      peer = new Peer(pc.publicKey, new CookieGenerator(pc.publicKey), d.clock, d.timing, this.peerHost);
+      d.peers.set(hex, peer);
+    }
+    if (pc.presharedKey) peer.presharedKey = Uint8Array.from(pc.presharedKey);
+    if (pc.endpoint) peer.endpoint = endpoint(pc.endpoint.address, pc.endpoint.port);
+    if (pc.replaceAllowedIps) d.allowedIps.removeByPeer(peer);
+    for (const prefix of pc.allowedIps) d.allowedIps.insert(prefix, peer);
+    if (pc.persistentKeepaliveInterval !== undefined && pc.persistentKeepaliveInterval !== peer.persistentKeepaliveInterval) {
+      const wasOff = peer.persistentKeepaliveInterval === 0;
+      peer.persistentKeepaliveInterval = pc.persistentKeepaliveInterval;
+      peer.persistentKeepaliveChanged();
+      // As wireguard-go: turning it on sends a keepalive now, so the NAT mapping opens at once.
+      if (wasOff && peer.persistentKeepaliveInterval > 0 && d.identity) this.sender.sendKeepalive(peer);
+    }
+    // As wireguard-go's handlePostConfig: what waited (say, for an endpoint) may go now.
+    if (d.identity && peer.staged.length > 0) this.sender.sendStaged(peer);
+  }
+
+  removePeer(peer: Peer): void {
+    const d = this.d;
+    peer.stopTimers();
+    zeroKeyMaterial(d.indices, peer);
+    d.allowedIps.removeByPeer(peer);
+    d.peers.delete(peer.publicKeyHex());
+  }
+}

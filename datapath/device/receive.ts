@@ -1,0 +1,217 @@
+// The receive path (wireguard-go's receive.go): every datagram from the underlay is checked,
+// authenticated and only then acted on; handshakes install sessions, data is decrypted, checked
+// against the replay window and the sender's allowed-ips, and handed up (IP) or to the label
+// switch (MPLS). Nothing malformed is thrown: it is dropped and counted by reason.
+import { REJECT_AFTER_MESSAGES } from './constants';
+import { Endpoint, endpoint } from './config';
+import { HandshakeAdmission } from './admission';
+import { Peer } from './peer';
+import { Sender } from './send';
+import { beginSession, receivedWithKeypair } from './session';
+import { DeviceState } from './state';
+import { openTransport } from './transport';
+import { compareTai64n } from '../crypto/tai64n';
+import { ipPacketLength, mplsPayloadLength, rebuildOuterLabel, writeOuterLse } from '../mpls/wire';
+import { ETH_P_IP, ETH_P_IPV6 } from '../net/ethertypes';
+import { consumeInitiation, consumeResponse, createResponse } from '../noise/handshake';
+import {
+  DATA_COUNTER,
+  DATA_RECEIVER,
+  MessageCookieReplySize,
+  MessageCookieReplyType,
+  MessageInitiationSize,
+  MessageInitiationType,
+  MessageMplsMulticastType,
+  MessageMplsUnicastType,
+  MessageResponseSize,
+  MessageResponseType,
+  MessageTransportSize,
+  MessageTransportType,
+  readLse24,
+} from '../noise/messages';
+
+export interface ReceiveOptions {
+  /** Who may send MPLS: 'seed', only the peer the seed's rule picks; 'any', every authenticated peer. */
+  mplsPeers: 'seed' | 'any';
+  /** Where received MPLS frames (outer entry rebuilt) go. */
+  onMpls: (frame: Buffer, multicast: boolean, from: Peer) => void;
+  forceUnderLoad: boolean;
+}
+
+export class Receiver {
+  private readonly admission: HandshakeAdmission;
+
+  constructor(
+    private readonly d: DeviceState,
+    private readonly sender: Sender,
+    private readonly opts: ReceiveOptions,
+  ) {
+    this.admission = new HandshakeAdmission(d, opts.forceUnderLoad);
+  }
+
+  /** One UDP datagram from `src`; takes msg over (a data message is decrypted in place). */
+  handleUdp(msg: Buffer, src: Endpoint): void {
+    const d = this.d;
+    if (d.closed) return;
+    if (msg.length < 4) return d.counters.drop('short');
+    const type = msg[0];
+    switch (type) {
+      case MessageInitiationType:
+      case MessageResponseType:
+      case MessageCookieReplyType:
+        if (msg[1] !== 0 || msg[2] !== 0 || msg[3] !== 0) return d.counters.drop('reserved-nonzero');
+        if (type === MessageInitiationType) return this.handleInitiation(msg, src);
+        if (type === MessageResponseType) return this.handleResponse(msg, src);
+        return this.handleCookieReply(msg);
+      case MessageTransportType:
+        if (msg[1] !== 0 || msg[2] !== 0 || msg[3] !== 0) return d.counters.drop('reserved-nonzero');
+        return this.handleData(msg, src);
+      case MessageMplsUnicastType:
+      case MessageMplsMulticastType:
+        return this.handleData(msg, src);
+      default:
+        return d.counters.drop('unknown-type');
+    }
+  }
+
+  private handleInitiation(msg: Buffer, src: Endpoint): void {
+    const d = this.d;
+    if (msg.length !== MessageInitiationSize) return d.counters.drop('bad-length');
+    if (!d.identity) return d.counters.drop('no-private-key');
+    if (!this.admission.admit(msg, src, msg.readUInt32LE(4))) return;
+    let known = true;
+    const r = consumeInitiation(d.identity, msg, {
+      precomputedSs: (pub) => {
+        const p = d.peer(pub);
+        known = p !== undefined;
+        return p ? d.precomputedSs(p) : null;
+      },
+    });
+    if (!r) return d.counters.drop(known ? 'handshake-decrypt' : 'unknown-peer');
+    const peer = d.peer(r.peerPublic);
+    if (!peer) return d.counters.drop('unknown-peer');
+    const now = d.clock.now();
+    if (peer.lastReceivedTimestamp && compareTai64n(r.timestamp, peer.lastReceivedTimestamp) <= 0) {
+      return d.counters.drop('replayed-initiation');
+    }
+    if (now - peer.lastInitiationConsumption <= d.timing.handshakeInitiationRate) {
+      return d.counters.drop('initiation-flood');
+    }
+    peer.lastReceivedTimestamp = r.timestamp;
+    peer.lastInitiationConsumption = now;
+    peer.endpoint = endpoint(src.address, src.port);
+    peer.rxBytes += msg.length;
+    peer.timersAnyAuthenticatedPacketTraversal();
+    peer.timersAnyAuthenticatedPacketReceived();
+
+    const localIndex = d.indices.newIndex(peer);
+    const { message, keys } = createResponse(r.state, peer.presharedKey, localIndex);
+    peer.cookies.addMacs(message, now);
+    beginSession(d.indices, peer, keys, now);
+    peer.timersSessionDerived();
+    peer.timersAnyAuthenticatedPacketTraversal();
+    peer.timersAnyAuthenticatedPacketSent();
+    this.sender.sendRaw(peer, message);
+  }
+
+  private handleResponse(msg: Buffer, src: Endpoint): void {
+    const d = this.d;
+    if (msg.length !== MessageResponseSize) return d.counters.drop('bad-length');
+    if (!d.identity) return d.counters.drop('no-private-key');
+    if (!this.admission.admit(msg, src, msg.readUInt32LE(4))) return;
+    const receiver = msg.readUInt32LE(8);
+    const peer = d.indices.get(receiver)?.peer;
+    if (!peer || !peer.initiation || peer.initiation.localIndex !== receiver) return d.counters.drop('unknown-index');
+    const keys = consumeResponse(peer.initiation.state, d.identity, peer.presharedKey, msg);
+    if (!keys) return d.counters.drop('handshake-decrypt');
+    peer.initiation = null; // the index now belongs to the session
+    peer.endpoint = endpoint(src.address, src.port);
+    peer.rxBytes += msg.length;
+    peer.timersSessionDerived();
+    peer.timersHandshakeComplete(Date.now());
+    peer.timersAnyAuthenticatedPacketTraversal();
+    peer.timersAnyAuthenticatedPacketReceived();
+    beginSession(d.indices, peer, keys, d.clock.now());
+    d.log.debug({ peer: peer.publicKeyHex().slice(0, 8) }, 'handshake complete (initiator)');
+    this.sender.sendKeepalive(peer); // confirms the session to the responder, carrying staged data if any
+  }
+
+  private handleCookieReply(msg: Buffer): void {
+    const d = this.d;
+    if (msg.length !== MessageCookieReplySize) return d.counters.drop('bad-length');
+    const entry = d.indices.get(msg.readUInt32LE(4));
+    if (!entry) return d.counters.drop('unknown-index');
+    if (!entry.peer.cookies.consumeReply(msg, d.clock.now())) d.counters.drop('bad-cookie-reply');
+  }
+
+  private handleData(msg: Buffer, src: Endpoint): void {
+    const d = this.d;
+    if (msg.length < MessageTransportSize) return d.counters.drop('bad-length');
+    const entry = d.indices.get(msg.readUInt32LE(DATA_RECEIVER));
+    const kp = entry?.keypair;
+    if (!entry || !kp) return d.counters.drop('unknown-index');
+    const peer = entry.peer;
+    if (d.clock.now() - kp.created >= d.timing.rejectAfterTime) return d.counters.drop('expired-session');
+    const lo = msg.readUInt32LE(DATA_COUNTER);
+    const hi = msg.readUInt32LE(DATA_COUNTER + 4);
+    if (hi >= 0x20_0000) return d.counters.drop('counter-too-large'); // beyond 2^53: we never send it
+    const counter = hi * 0x1_0000_0000 + lo;
+    const plain = openTransport(kp.receiveKeyHandle, lo, hi, msg);
+    if (!plain) return d.counters.drop('decrypt');
+    if (!kp.replay.validateCounter(counter, REJECT_AFTER_MESSAGES)) return d.counters.drop('replay');
+
+    if (receivedWithKeypair(d.indices, peer, kp)) {
+      peer.timersHandshakeComplete(Date.now());
+      this.sender.sendStaged(peer);
+    }
+    this.keepKeyFreshReceiving(peer);
+    peer.timersAnyAuthenticatedPacketTraversal();
+    peer.timersAnyAuthenticatedPacketReceived();
+    if (peer.endpoint?.address !== src.address || peer.endpoint.port !== src.port) {
+      peer.endpoint = endpoint(src.address, src.port); // roaming
+    }
+    peer.rxBytes += msg.length;
+    if (plain.length === 0) return; // keepalive
+    peer.timersDataReceived();
+
+    const type = msg[0];
+    if (type === MessageTransportType) return this.deliverIp(peer, plain);
+    this.deliverMpls(peer, msg, plain, type === MessageMplsMulticastType);
+  }
+
+  /** An initiator whose session is about to be rejected starts the next handshake itself. */
+  private keepKeyFreshReceiving(peer: Peer): void {
+    if (peer.sentLastMinuteHandshake) return;
+    const kp = peer.keypairs.current;
+    const t = this.d.timing;
+    if (kp && kp.isInitiator && this.d.clock.now() - kp.created > t.rejectAfterTime - t.keepaliveTimeout - t.rekeyTimeout) {
+      peer.sentLastMinuteHandshake = true;
+      this.sender.sendHandshakeInitiation(peer, false);
+    }
+  }
+
+  private deliverIp(peer: Peer, plain: Buffer): void {
+    const d = this.d;
+    const len = ipPacketLength(plain, 0);
+    if (len <= 0 || len > plain.length) return d.counters.drop('bad-inner-packet');
+    const version = plain[0] >> 4;
+    const owner = version === 4 ? d.allowedIps.lookup(plain, 12, 4) : d.allowedIps.lookup(plain, 8, 6);
+    if (owner !== peer) return d.counters.drop('source-not-allowed');
+    d.io.writeTun(version === 4 ? ETH_P_IP : ETH_P_IPV6, plain.subarray(0, len));
+  }
+
+  private deliverMpls(peer: Peer, msg: Buffer, plain: Buffer, multicast: boolean): void {
+    const d = this.d;
+    if (this.opts.mplsPeers === 'seed' && this.sender.mplsPeer() !== peer) return d.counters.drop('mpls-peer-not-allowed');
+    const lse24 = readLse24(msg);
+    const len = mplsPayloadLength(plain, lse24 & 1);
+    if (len < 0) return d.counters.drop('mpls-malformed');
+    const payload = plain.subarray(0, len);
+    const ttl = rebuildOuterLabel(lse24, payload);
+    const frame = Buffer.allocUnsafe(4 + len);
+    writeOuterLse(frame, 0, lse24, ttl);
+    payload.copy(frame, 4);
+    d.counters.count(multicast ? 'rx-mpls-mc' : 'rx-mpls');
+    this.opts.onMpls(frame, multicast, peer);
+  }
+}
