@@ -21,6 +21,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { RunResult, run as runCommand } from '../datapath/sys/exec';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -35,12 +36,6 @@ const IPERF_PORT = '5201';
 // ---------------------------------------------------------------------------------------------
 // Processes and commands
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
 
 /** Set once cleanup has begun: no new step may start after that. */
 let aborting = false;
@@ -58,31 +53,9 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** Runs a command to completion with a hard timeout (SIGKILL), never blocking the event loop. */
+/** Runs a command to completion (datapath/sys/exec.ts), its child killed on Ctrl-C like the others. */
 function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return new Promise((done) => {
-    const child = track(spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env }));
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    child.stdout?.on('data', (d: Buffer) => out.push(d));
-    child.stderr?.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 30_000);
-    const finish = (code: number): void => {
-      clearTimeout(timer);
-      done({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), timedOut });
-    };
-    child.once('error', (e) => {
-      err.push(Buffer.from(String(e.message)));
-      finish(127);
-    });
-    child.once('close', (code, signal) => finish(code ?? (signal ? 128 : 1)));
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(opts.input ?? '');
-  });
+  return runCommand(cmd, args, { timeoutMs: 30_000, ...opts, onSpawn: (child) => void track(child) });
 }
 
 function describeFailure(cmd: string, args: string[], r: RunResult): string {

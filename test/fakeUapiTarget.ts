@@ -9,6 +9,21 @@ function clonePeer(p: PeerSnapshot): PeerSnapshot {
 }
 
 /** Applies DeviceChanges with wireguard-go's semantics, all or nothing. */
+/** A peer as a device shows it right after `wg set ... peer KEY`: nothing else set yet. */
+export function newPeer(publicKey: Uint8Array): PeerSnapshot {
+  return {
+    publicKey,
+    presharedKey: new Uint8Array(32),
+    endpoint: null,
+    persistentKeepaliveInterval: 0,
+    lastHandshakeTimeSec: 0,
+    lastHandshakeTimeNsec: 0,
+    txBytes: 0n,
+    rxBytes: 0n,
+    allowedIps: [],
+  };
+}
+
 export class FakeTarget implements UapiTarget {
   state: DeviceSnapshot = { privateKey: null, listenPort: 0, fwmark: 0, peers: [] };
   applied: DeviceChange[] = [];
@@ -36,17 +51,7 @@ export class FakeTarget implements UapiTarget {
       }
       if (!peer) {
         if (pc.updateOnly) continue;
-        peer = {
-          publicKey: pc.publicKey,
-          presharedKey: new Uint8Array(32),
-          endpoint: null,
-          persistentKeepaliveInterval: 0,
-          lastHandshakeTimeSec: 0,
-          lastHandshakeTimeNsec: 0,
-          txBytes: 0n,
-          rxBytes: 0n,
-          allowedIps: [],
-        };
+        peer = newPeer(pc.publicKey);
         next.peers.push(peer);
       }
       if (pc.presharedKey) peer.presharedKey = pc.presharedKey;

@@ -1,4 +1,4 @@
-// ICMP / ICMPv6 "time exceeded" for TTL expiry inside the userspace LSR (DESIGN.md section 4).
+// ICMP / ICMPv6 "time exceeded" for TTL expiry inside the userspace LSR (docs/design.md section 4).
 //
 // What is built (one allocation per reply, checksums computed in place):
 //   - RFC 792 / RFC 4443 time exceeded, code 0 (in transit);

@@ -5,49 +5,19 @@ import type { Prefix } from '../device/config';
 import { Family, IpRoute, MplsRoute, NextHop } from './model';
 import { IPV6_DEFAULT_METRIC, IpFamily, IpVerb, OTHER_FAMILIES, USAGE, readFamilyName } from './command';
 import { parseIncomingLabel, parseOutgoingLabels } from './labelSyntax';
-import { fail, matches, q, strtoulWhole } from './syntaxUtil';
+import { KeywordTable, argumentAfter, fail, matches, q, strtoulWhole } from './syntaxUtil';
 import { familyName, parseAddr, parseIpPrefix } from './addrSyntax';
 
 // ---------------------------------------------------------------------------------------
 // ROUTE (add / del / replace / change).
 
 /** Keywords of iproute_modify that carry things the route model has no place for. */
-const MODIFY_KEYWORDS: ReadonlyArray<{ name: string; exact?: boolean }> = [
-  { name: 'src', exact: true },
-  { name: 'from', exact: true },
-  { name: 'tos', exact: true },
-  { name: 'dsfield' },
-  { name: 'expires', exact: true },
-  { name: 'metric' },
-  { name: 'priority' },
-  { name: 'preference', exact: true },
-  { name: 'scope', exact: true },
-  { name: 'mtu', exact: true },
-  { name: 'hoplimit', exact: true },
-  { name: 'advmss', exact: true },
-  { name: 'reordering' },
-  { name: 'rtt', exact: true },
-  { name: 'rto_min', exact: true },
-  { name: 'window' },
-  { name: 'cwnd' },
-  { name: 'initcwnd' },
-  { name: 'initrwnd' },
-  { name: 'features' },
-  { name: 'quickack' },
-  { name: 'congctl' },
-  { name: 'rttvar' },
-  { name: 'ssthresh' },
-  { name: 'realms' },
-  { name: 'onlink', exact: true },
-  { name: 'nexthop', exact: true },
-  { name: 'nhid', exact: true },
-  { name: 'protocol' },
-  { name: 'table' },
-  { name: 'vrf' },
-  { name: 'pref' },
-  { name: 'ttl-propagate', exact: true },
-  { name: 'fastopen_no_cookie' },
-];
+const MODIFY_KEYWORDS = new KeywordTable(
+  'src! from! tos! dsfield expires! metric priority preference! scope! mtu! hoplimit! ' +
+  'advmss! reordering rtt! rto_min! window cwnd initcwnd initrwnd features quickack congctl ' +
+  'rttvar ssthresh realms onlink! nexthop! nhid! protocol table vrf pref ttl-propagate! ' +
+  'fastopen_no_cookie ',
+);
 
 const ROUTE_TYPES = ['unicast', 'local', 'broadcast', 'multicast', 'throw', 'unreachable', 'prohibit', 'blackhole', 'nat', 'anycast', 'xresolve'];
 
@@ -72,11 +42,7 @@ export function parseRouteSpec(args: readonly string[], family: IpFamily | null,
   let dev: string | null = null;
   const defaults: Defaults[] = [];
 
-  const next = (k: number, what: string): string => {
-    const v = args[k + 1];
-    if (v === undefined) fail(`Command line is not complete: ${q(what)} needs an argument`);
-    return v;
-  };
+  const next = (k: number, what: string): string => argumentAfter(args, k, what);
 
   for (let k = 0; k < args.length; k++) {
     const tok = args[k];
@@ -118,16 +84,16 @@ export function parseRouteSpec(args: readonly string[], family: IpFamily | null,
       encap = labels;
       if (args[k + 1] === 'ttl') fail('"encap mpls ... ttl" is not supported by wgmpls (the LSR has one TTL setting)');
     } else {
-      const kw = MODIFY_KEYWORDS.find((m) => (m.exact ? tok === m.name : matches(tok, m.name)));
+      const kw = MODIFY_KEYWORDS.find(tok);
       if (kw) {
-        if (['table', 'protocol', 'scope', 'metric', 'priority', 'preference', 'pref'].includes(kw.name)) {
-          defaults.push({ keyword: kw.name, value: next(k, tok) });
+        if (['table', 'protocol', 'scope', 'metric', 'priority', 'preference', 'pref'].includes(kw)) {
+          defaults.push({ keyword: kw, value: next(k, tok) });
           k++;
           continue;
         }
-        if (kw.name === 'nexthop') fail('multipath routes ("nexthop") are not supported by wgmpls');
-        if (kw.name === 'ttl-propagate') fail('per-route "ttl-propagate" is not supported by wgmpls (the LSR has one TTL setting)');
-        fail(`${q(tok)}${tok !== kw.name ? ` (${kw.name})` : ''} is not supported by wgmpls`);
+        if (kw === 'nexthop') fail('multipath routes ("nexthop") are not supported by wgmpls');
+        if (kw === 'ttl-propagate') fail('per-route "ttl-propagate" is not supported by wgmpls (the LSR has one TTL setting)');
+        fail(`${q(tok)}${tok !== kw ? ` (${kw})` : ''} is not supported by wgmpls`);
       }
       let t = tok;
       if (t === 'to') {

@@ -3,39 +3,20 @@
 import type { Family } from './model';
 import { IpFamily, PrefixMatch, RouteFilter } from './command';
 import { parseLabelList } from './labelSyntax';
-import { fail, matches, q, strtoulWhole } from './syntaxUtil';
+import { KeywordTable, argumentAfter, fail, matches, q, strtoulWhole } from './syntaxUtil';
 import { parseIpPrefix } from './addrSyntax';
 
 // ---------------------------------------------------------------------------------------
 // SELECTOR (show / flush).
 
-const UNSUPPORTED_SELECTORS: ReadonlyArray<{ name: string; exact?: boolean }> = [
-  { name: 'vrf' },
-  { name: 'cached' },
-  { name: 'cloned' },
-  { name: 'tos', exact: true },
-  { name: 'dsfield' },
-  { name: 'protocol' },
-  { name: 'scope' },
-  { name: 'type' },
-  { name: 'iif', exact: true },
-  { name: 'mark', exact: true },
-  { name: 'metric' },
-  { name: 'priority' },
-  { name: 'preference', exact: true },
-  { name: 'via', exact: true },
-  { name: 'src', exact: true },
-  { name: 'realms' },
-  { name: 'from' },
-];
+const UNSUPPORTED_SELECTORS = new KeywordTable(
+  'vrf cached cloned tos! dsfield protocol scope type iif! mark! metric priority ' +
+  'preference! via! src! realms from ',
+);
 
 export function parseSelectors(args: readonly string[], family: IpFamily | null): RouteFilter {
   const filter: RouteFilter = {};
-  const next = (k: number, what: string): string => {
-    const v = args[k + 1];
-    if (v === undefined) fail(`Command line is not complete: ${q(what)} needs an argument`);
-    return v;
-  };
+  const next = (k: number, what: string): string => argumentAfter(args, k, what);
   for (let k = 0; k < args.length; k++) {
     const tok = args[k];
     if (matches(tok, 'table')) {
@@ -44,8 +25,8 @@ export function parseSelectors(args: readonly string[], family: IpFamily | null)
       if (!(v === 'main' || v === 'all' || strtoulWhole(v) === 254)) fail(`table ${v} is not supported by wgmpls (only main)`);
       continue;
     }
-    const unsupported = UNSUPPORTED_SELECTORS.find((s) => (s.exact ? tok === s.name : matches(tok, s.name)));
-    if (unsupported) fail(`selector ${q(tok)}${tok !== unsupported.name ? ` (${unsupported.name})` : ''} is not supported by wgmpls`);
+    const unsupported = UNSUPPORTED_SELECTORS.find(tok);
+    if (unsupported) fail(`selector ${q(tok)}${tok !== unsupported ? ` (${unsupported})` : ''} is not supported by wgmpls`);
     if (tok === 'dev' || tok === 'oif') {
       filter.dev = next(k, tok);
       k++;

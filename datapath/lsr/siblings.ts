@@ -1,4 +1,4 @@
-// Hand-over between the endpoints of one namespace (DESIGN.md section 2: line cards of one
+// Hand-over between the endpoints of one namespace (docs/design.md section 2: line cards of one
 // chassis). Each datapath listens on <lsrDir>/<ifname>.sock; a frame whose route names a
 // sibling's device is written there, length-prefixed, and the sibling sends it on its tunnel.
 // Stream sockets because Node has no unix datagram sockets; a lost sibling drops, never blocks.

@@ -115,16 +115,22 @@ int export_fn(napi_env env, napi_value exports, const char *name, napi_callback 
   return napi_set_named_property(env, exports, name, fn) == napi_ok ? 0 : -1;
 }
 
-napi_value js_close_fd(napi_env env, napi_callback_info info) {
+int only_fd_arg(napi_env env, napi_callback_info info, const char *usage, int32_t *fd) {
   size_t argc = 1;
   napi_value argv[1];
-  int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
   if (argc < 1) {
-    throw_type(env, "close(fd) needs an fd");
-    return NULL;
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s needs an fd", usage);
+    throw_type(env, msg);
+    return -1;
   }
-  if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
+  return arg_int32(env, argv[0], "fd", fd);
+}
+
+napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (only_fd_arg(env, info, "close(fd)", &fd) != 0) return NULL;
   /* Linux releases the fd even when close reports EINTR, so never retry. */
   if (close(fd) < 0 && errno != EINTR) throw_errno(env, errno, "close(fd %d)", (int)fd);
   return NULL;

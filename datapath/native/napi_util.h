@@ -26,6 +26,8 @@ int arg_int32(napi_env env, napi_value v, const char *what, int32_t *out);
 int arg_uint32(napi_env env, napi_value v, const char *what, uint32_t *out);
 /* Copies a JS string into buf; fails if it does not fit. */
 int arg_string(napi_env env, napi_value v, const char *what, char *buf, size_t cap);
+/* The single fd argument of a call like close(fd); `usage` names the call in the error. */
+int only_fd_arg(napi_env env, napi_callback_info info, const char *usage, int32_t *fd);
 /* A Buffer or (U)Int8Array, in place. */
 int arg_bytes(napi_env env, napi_value v, const char *what, void **data, size_t *len);
 /* The pointer inside an external made by this addon, whose struct starts with `magic` (so a

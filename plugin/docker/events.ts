@@ -1,5 +1,5 @@
 // Docker's event stream, reduced to what the driver reacts to. Join cannot ask Docker about the
-// container being started (it would deadlock, DESIGN.md section 5), so whatever needs the
+// container being started (it would deadlock, docs/design.md section 5), so whatever needs the
 // container (its labels, its id behind an endpoint) waits for these events instead. The stream
 // is re-opened after dockerd restarts; listeners must tolerate repeats and gaps.
 import { EventEmitter } from 'node:events';

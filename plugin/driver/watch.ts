@@ -1,5 +1,5 @@
 // Keeps the state in step with dockerd's containers, driven by Docker's events: learns the
-// container behind each new endpoint (Join cannot ask, DESIGN.md section 5), hands a restarted
+// container behind each new endpoint (Join cannot ask, docs/design.md section 5), hands a restarted
 // container's new endpoint the identity it had (key, port, routes), retires endpoints dockerd
 // replaced without telling us (the plugin was down), and forgets identities of removed
 // containers. dockerd is asked before the lock is taken (it may be waiting on a request that

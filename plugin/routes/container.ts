@@ -1,6 +1,6 @@
 // A container as the route code needs it: its labels, whether it runs, and its network
 // namespace (reachable by path, for nsenter and the namespace cookie). Asked of dockerd, so
-// never from inside a driver request (DESIGN.md section 5): only from event handlers and the CLI.
+// never from inside a driver request (docs/design.md section 5): only from event handlers and the CLI.
 import { existsSync } from 'node:fs';
 import Docker from 'dockerode';
 import { z } from 'zod';

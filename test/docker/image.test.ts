@@ -3,7 +3,8 @@
 // script if it is missing. Containers run with --network none, carry a label naming this run,
 // and are all removed at the end, whatever happened.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { RunResult, run as runCommand } from '../../datapath/sys/exec';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -24,31 +25,10 @@ if (skipReason !== null && process.env.CI) throw new Error(`CI must run the Dock
 if (skipReason !== null) console.warn(`test/docker/image.test.ts skipped: ${skipReason}`);
 const describeDocker = skipReason === null ? describe : describe.skip;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Result = RunResult;
 
-/** Runs a command to completion (stdin closed); never rejects, kills it after timeoutMs. */
 function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<Result> {
-  return new Promise((done) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e: Error) => err.push(Buffer.from(String(e))));
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      done({
-        code: code ?? (signal !== null ? 128 : 1),
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-      });
-    });
-  });
+  return runCommand(cmd, args, { timeoutMs });
 }
 
 let seq = 0;

@@ -2,6 +2,7 @@
 // wireguard-go processes in them. Names start with wgmt- so CI's cleanup can find leftovers;
 // the 10.x/fd00: addresses used here exist only inside these namespaces.
 import { ChildProcess, spawn } from 'node:child_process';
+import { RunResult, must, run } from '../../datapath/sys/exec';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,38 +13,14 @@ export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+// One way to run a program, shared with the code under test.
+export { must, run } from '../../datapath/sys/exec';
+export type { RunResult } from '../../datapath/sys/exec';
 
-/** Runs a command to completion without blocking the event loop (datapaths may live in this process). */
-export function run(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return new Promise((resolvePromise) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-      });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
-  });
-}
-
-export async function must(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr || r.stdout}`);
-  return r.stdout;
+/** stdout and stderr of a command as one text, and its exit code. */
+export async function runOutput(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
+  const r = await run(cmd, args);
+  return { code: r.code, output: r.stdout + r.stderr };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,7 @@
 // which must find the RFC 4884/4950 extension and print the label stack.
 // Needs root (namespaces, TUN), traceroute (Debian's, 2.x) and the built TUN addon.
 
-import { run as harnessRun } from './harness';
+import { runOutput } from './harness';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { internetChecksum, timeExceededV4, timeExceededV6 } from '../../datapath/lsr/icmp';
@@ -36,11 +36,8 @@ jest.setTimeout(30_000);
 const NS = `wgmt-icmp-${process.pid}`;
 const NS_PATH = `/var/run/netns/${NS}`;
 
-/** Spawned (harness.run), not execSync'd: the echo responder runs on this same event loop. */
-async function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
-  const r = await harnessRun(cmd, args);
-  return { code: r.code, output: r.stdout + r.stderr };
-}
+// Spawned (harness.runOutput), not execSync'd: the echo responder runs on this same event loop.
+const run = runOutput;
 
 const lse = (label: number, tc: number, s: number, ttl: number): number[] => {
   const v = label * 4096 + tc * 512 + s * 256 + ttl;

@@ -2,7 +2,7 @@
 // echo responder, EBUSY, cleanup, and the thread's namespace after a failed open.
 // Needs root (CAP_NET_ADMIN + setns); everything happens inside throwaway namespaces.
 
-import { run as harnessRun } from './harness';
+import { runOutput } from './harness';
 import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -38,11 +38,8 @@ async function linkExists(ns: string | null, name: string): Promise<boolean> {
   }
 }
 
-/** Spawned (harness.run), not execSync'd: the echo responder runs on this same event loop. */
-async function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
-  const r = await harnessRun(cmd, args);
-  return { code: r.code, output: r.stdout + r.stderr };
-}
+// Spawned (harness.runOutput), not execSync'd: the echo responder runs on this same event loop.
+const run = runOutput;
 
 function onesComplementSum(buf: Uint8Array, initial = 0): number {
   let sum = initial;

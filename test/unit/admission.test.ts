@@ -1,16 +1,7 @@
 // Handshake admission (datapath/device/admission.ts): mac1, and under load mac2 with cookie
 // replies, through devices on the simulated network of test/unit/deviceHarness.ts.
 
-import {
-  change,
-  peerChange,
-  A4,
-  B4,
-  pair,
-  v4,
-  types,
-  isZero,
-} from './deviceHarness';
+import { change, peerChange, A4, B4, pair, v4, types, isZero } from './deviceHarness';
 
 describe('handshake messages', () => {
   test('bad mac1 (tampered mac or body, or sent to the wrong responder) -> bad-mac1, nothing answered; the genuine one still works', async () => {

@@ -1,22 +1,7 @@
 // Device.apply(): the UAPI set semantics of wireguard-go's uapi.go, on the devices of
 // test/unit/deviceHarness.ts.
 
-import {
-  Net,
-  Node,
-  change,
-  link,
-  peerChange,
-  prefix,
-  A4,
-  B4,
-  B6,
-  must,
-  pair,
-  handshake,
-  v4,
-  types,
-} from './deviceHarness';
+import { Net, Node, change, link, peerChange, prefix, A4, B4, B6, must, pair, handshake, v4, types } from './deviceHarness';
 import { generatePrivateKey, publicKey } from '../../datapath/crypto/x25519';
 
 // ====================================================================== apply()

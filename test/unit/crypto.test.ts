@@ -5,13 +5,7 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519';
 import { hash, hmac, kdf, mac } from '../../datapath/crypto/blake2s';
 import { dh, generateKeyPair, generatePrivateKey, importPrivateKey, importPublicKey, publicKey } from '../../datapath/crypto/x25519';
-import {
-  open,
-  seal,
-  wgNonce,
-  xopen,
-  xseal,
-} from '../../datapath/crypto/aead';
+import { open, seal, wgNonce, xopen, xseal } from '../../datapath/crypto/aead';
 import { compareTai64n, isAfter, tai64n } from '../../datapath/crypto/tai64n';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

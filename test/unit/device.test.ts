@@ -2,22 +2,7 @@
 // network (test/unit/deviceHarness.ts), one FakeClock, real crypto. A handshake and data both
 // ways, as a WireGuard implementer checks them against the paper (section 6) and wireguard-go.
 
-import {
-  Node,
-  mplsFrame,
-  prefix,
-  withPi,
-  A4,
-  B4,
-  A6,
-  B6,
-  pair,
-  handshake,
-  v4,
-  v6,
-  types,
-  pad16,
-} from './deviceHarness';
+import { Node, mplsFrame, prefix, withPi, A4, B4, A6, B6, pair, handshake, v4, v6, types, pad16 } from './deviceHarness';
 import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC } from '../../datapath/net/ethertypes';
 import { readLse } from '../../datapath/mpls/wire';
 

@@ -1,26 +1,7 @@
 // MPLS over WireGuard (docs/design.md section 3, message types 5 and 6) through Device, on the
 // simulated network of test/unit/deviceHarness.ts.
 
-import {
-  Net,
-  NodeOptions,
-  PeerOpts,
-  change,
-  ipv4HeaderChecksumValid,
-  link,
-  mplsFrame,
-  peerChange,
-  A4,
-  B4,
-  must,
-  Pair,
-  pair,
-  handshake,
-  v4,
-  v6,
-  types,
-  pad16,
-} from './deviceHarness';
+import { Net, NodeOptions, PeerOpts, change, ipv4HeaderChecksumValid, link, mplsFrame, peerChange, A4, B4, must, Pair, pair, handshake, v4, v6, types, pad16 } from './deviceHarness';
 import { ETH_P_MPLS_MC, ETH_P_MPLS_UC } from '../../datapath/net/ethertypes';
 import { makeLse, readLse } from '../../datapath/mpls/wire';
 import { ipToBytes } from '../../datapath/conn/addr';

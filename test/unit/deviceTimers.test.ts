@@ -1,19 +1,7 @@
 // Device timers (wireguard-go's timers.go, the paper's section 6) on a FakeClock; the devices
 // and network of test/unit/deviceHarness.ts.
 
-import {
-  change,
-  isKeepalive,
-  peerChange,
-  A4,
-  B4,
-  must,
-  pair,
-  handshake,
-  v4,
-  types,
-  isZero,
-} from './deviceHarness';
+import { change, isKeepalive, peerChange, A4, B4, must, pair, handshake, v4, types, isZero } from './deviceHarness';
 
 // ====================================================================== timers
 

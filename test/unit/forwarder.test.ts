@@ -1,27 +1,12 @@
 // The userspace label-switching router (datapath/lsr/forwarder.ts) against Linux af_mpls and
-// NetBSD mpls(4) semantics, plus the differences DESIGN.md section 4 documents: TC is kept
+// NetBSD mpls(4) semantics, plus the differences docs/design.md section 4 documents: TC is kept
 // through swap (Linux writes 0), and TTL expiry is answered with ICMP time exceeded carrying
 // the RFC 4950 label stack (Linux drops silently), sent onwards along the LSP (RFC 3032 2.3.2).
 // The LSR is pure: a fake host records what it decides (forwarderHarness.ts). TTL expiry and
 // load are in forwarderTtl.test.ts.
 import { MplsRoute } from '../../datapath/lsr/model';
 import { ipv4Udp, lse } from '../packets';
-import {
-  MplsEgress,
-  VIA1,
-  VIA2,
-  ilm,
-  ftn,
-  Entry,
-  frame,
-  parseStack,
-  ipv6,
-  expectIpv4HeaderValid,
-  payloadOf,
-  TableSpec,
-  setup,
-  PIPE,
-} from './forwarderHarness';
+import { MplsEgress, VIA1, VIA2, ilm, ftn, Entry, frame, parseStack, ipv6, expectIpv4HeaderValid, payloadOf, TableSpec, setup, PIPE } from './forwarderHarness';
 
 // ---------------------------------------------------------------------------------------
 // ILM

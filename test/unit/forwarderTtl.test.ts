@@ -3,26 +3,7 @@
 // Fixtures in forwarderHarness.ts.
 import { IpRoute, defaultSettings } from '../../datapath/lsr/model';
 import { ipv4Udp, lse } from '../packets';
-import {
-  MplsEgress,
-  v4,
-  v6,
-  VIA1,
-  VIA2,
-  LOCAL4,
-  LOCAL6,
-  ilm,
-  ftn,
-  frame,
-  parseStack,
-  ipv6,
-  onesSum,
-  ipv4Icmp,
-  expectIpv4HeaderValid,
-  payloadOf,
-  setup,
-  PIPE,
-} from './forwarderHarness';
+import { MplsEgress, v4, v6, VIA1, VIA2, LOCAL4, LOCAL6, ilm, ftn, frame, parseStack, ipv6, onesSum, ipv4Icmp, expectIpv4HeaderValid, payloadOf, setup, PIPE } from './forwarderHarness';
 
 // ---------------------------------------------------------------------------------------
 // TTL expiry and ICMP time exceeded (RFC 4950)

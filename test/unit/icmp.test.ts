@@ -2,17 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import {
-  ICMPV4_ERROR_MAX_LEN,
-  ICMPV6_ERROR_MAX_LEN,
-  internetChecksum,
-  ipv4HeaderChecksum,
-  onesComplementSum,
-  timeExceededV4,
-  timeExceededV6,
-  v4SuppressReason,
-  v6SuppressReason,
-} from '../../datapath/lsr/icmp';
+import { ICMPV4_ERROR_MAX_LEN, ICMPV6_ERROR_MAX_LEN, internetChecksum, ipv4HeaderChecksum, onesComplementSum, timeExceededV4, timeExceededV6, v4SuppressReason, v6SuppressReason } from '../../datapath/lsr/icmp';
 
 // ---------------------------------------------------------------------------------------
 // Independent helpers: written from the RFCs, sharing no code with the module under test.

@@ -1,27 +1,4 @@
-import {
-  DEFAULT_MPLS_TTL,
-  MplsLabel,
-  StripError,
-  ipPacketLength,
-  ipVersionAt,
-  lowerIpv4Ttl,
-  lse24At,
-  lse24Bos,
-  lse24Label,
-  lse24Tc,
-  lseBos,
-  lseLabel,
-  lseTc,
-  lseTtl,
-  makeLse,
-  makeLse24,
-  mplsPayloadLength,
-  rebuildOuterLabel,
-  stripOuterLabel,
-  stripOuterLse,
-  writeLse,
-  writeOuterLse,
-} from '../../datapath/mpls/wire';
+import { DEFAULT_MPLS_TTL, MplsLabel, StripError, ipPacketLength, ipVersionAt, lowerIpv4Ttl, lse24At, lse24Bos, lse24Label, lse24Tc, lseBos, lseLabel, lseTc, lseTtl, makeLse, makeLse24, mplsPayloadLength, rebuildOuterLabel, stripOuterLabel, stripOuterLse, writeLse, writeOuterLse } from '../../datapath/mpls/wire';
 import { sealTransport, transportKey } from '../../datapath/device/transport';
 import { MessageMplsMulticastType, MessageMplsUnicastType, readLse24 } from '../../datapath/noise/messages';
 

@@ -6,35 +6,8 @@ import { x25519 as nobleX25519 } from '@noble/curves/ed25519';
 import { open, seal } from '../../datapath/crypto/aead';
 import { generatePrivateKey } from '../../datapath/crypto/x25519';
 import { compareTai64n, tai64n } from '../../datapath/crypto/tai64n';
-import {
-  CONSTRUCTION,
-  IDENTIFIER,
-  INITIAL_CHAIN_KEY,
-  INITIAL_HASH,
-  SessionKeys,
-  StaticIdentity,
-  consumeInitiation,
-  consumeResponse,
-  createInitiation,
-  createResponse,
-} from '../../datapath/noise/handshake';
-import {
-  COOKIE_COOKIE,
-  COOKIE_NONCE,
-  INIT_MAC1,
-  INIT_MAC2,
-  INIT_SENDER,
-  MessageCookieReplySize,
-  MessageInitiationSize,
-  MessageResponseSize,
-  RESP_MAC2,
-  RESP_RECEIVER,
-  RESP_SENDER,
-  messageType,
-  readLse24,
-  readU32LE,
-  writeU32LE,
-} from '../../datapath/noise/messages';
+import { CONSTRUCTION, IDENTIFIER, INITIAL_CHAIN_KEY, INITIAL_HASH, SessionKeys, StaticIdentity, consumeInitiation, consumeResponse, createInitiation, createResponse } from '../../datapath/noise/handshake';
+import { COOKIE_COOKIE, COOKIE_NONCE, INIT_MAC1, INIT_MAC2, INIT_SENDER, MessageCookieReplySize, MessageInitiationSize, MessageResponseSize, RESP_MAC2, RESP_RECEIVER, RESP_SENDER, messageType, readLse24, readU32LE, writeU32LE } from '../../datapath/noise/messages';
 import { COOKIE_REFRESH_TIME_MS, CookieChecker, CookieGenerator } from '../../datapath/noise/cookie';
 import { RateLimiter } from '../../datapath/noise/rateLimiter';
 

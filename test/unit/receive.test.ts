@@ -2,21 +2,7 @@
 // happens; malformed, replayed, forged or misdirected messages are dropped and counted by reason.
 // Devices on the simulated network of test/unit/deviceHarness.ts, one FakeClock, real crypto.
 
-import {
-  Datagram,
-  change,
-  isData,
-  peerChange,
-  A4,
-  B4,
-  A6,
-  B6,
-  pair,
-  handshake,
-  v4,
-  v6,
-  types,
-} from './deviceHarness';
+import { Datagram, change, isData, peerChange, A4, B4, A6, B6, pair, handshake, v4, v6, types } from './deviceHarness';
 
 describe('handshake and data: keys and inner packets', () => {
   test('inner IPv4/IPv6 lengths: a packet claiming more than arrived is dropped (bad-inner-packet); one claiming less is cut to its length', async () => {

@@ -1,15 +1,7 @@
 // The send path (datapath/device/send.ts): cryptokey routing by destination and staging while
 // there is no session, through devices on the simulated network of test/unit/deviceHarness.ts.
 
-import {
-  A4,
-  B4,
-  A6,
-  pair,
-  v4,
-  v6,
-  types,
-} from './deviceHarness';
+import { A4, B4, A6, pair, v4, v6, types } from './deviceHarness';
 
 describe('handshake and data: keys and inner packets', () => {
   test('at most 128 packets wait for a handshake; the oldest are dropped first', async () => {

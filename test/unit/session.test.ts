@@ -1,17 +1,7 @@
 // Session install and rotation (datapath/device/session.ts), observed through two devices on the
 // simulated network of test/unit/deviceHarness.ts.
 
-import {
-  isData,
-  isKeepalive,
-  isType,
-  A4,
-  B4,
-  must,
-  pair,
-  v4,
-  types,
-} from './deviceHarness';
+import { isData, isKeepalive, isType, A4, B4, must, pair, v4, types } from './deviceHarness';
 
 describe('handshake and data', () => {
   test("the responder keeps the new session in 'next' and sends nothing with it until the initiator has used it", async () => {

@@ -3,30 +3,10 @@ import { promises as fsp } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  DeviceChange,
-  DeviceSnapshot,
-  Errno,
-  PeerSnapshot,
-  Prefix,
-  UapiError,
-} from '../../datapath/device/config';
-import {
-  ENOANO,
-  endpointToString,
-  formatErrno,
-  formatGet,
-  ipToString,
-  keyFromHex,
-  keyToHex,
-  parseEndpoint,
-  parseIp,
-  parsePrefix,
-  parseSet,
-  prefixToString,
-} from '../../datapath/ipc/uapi';
+import { DeviceChange, DeviceSnapshot, Errno, PeerSnapshot, Prefix, UapiError } from '../../datapath/device/config';
+import { ENOANO, endpointToString, formatErrno, formatGet, ipToString, keyFromHex, keyToHex, parseEndpoint, parseIp, parsePrefix, parseSet, prefixToString } from '../../datapath/ipc/uapi';
 import { UapiServer, validIfname } from '../../datapath/ipc/server';
-import { FakeTarget } from '../fakeUapiTarget';
+import { FakeTarget, newPeer } from '../fakeUapiTarget';
 
 const K1 = '1111111111111111111111111111111111111111111111111111111111111111';
 const K2 = '2222222222222222222222222222222222222222222222222222222222222222';
@@ -308,14 +288,7 @@ describe('parseSet', () => {
 
 describe('formatGet', () => {
   const peer1: PeerSnapshot = {
-    publicKey: key(K1),
-    presharedKey: new Uint8Array(32),
-    endpoint: null,
-    persistentKeepaliveInterval: 0,
-    lastHandshakeTimeSec: 0,
-    lastHandshakeTimeNsec: 0,
-    txBytes: 0n,
-    rxBytes: 0n,
+    ...newPeer(key(K1)),
     allowedIps: [pfx('10.1.2.0/24'), pfx('fd00::/64'), pfx('1.2.3.4/32'), pfx('::ffff:1.2.3.4/128')],
   };
   const peer2: PeerSnapshot = {

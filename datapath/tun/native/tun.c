@@ -277,15 +277,8 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
  * the container and renames it (wgm0, wgm1, ...) while we hold the fd; the datapath follows
  * with TUNGETIFF (current name) and TUNGETDEVNETNS (a new fd on its namespace, caller closes). */
 static napi_value js_tun_info(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 1) {
-    throw_type(env, "tunInfo(fd) needs an fd");
-    return NULL;
-  }
-  if (arg_int32(env, argv[0], "fd", &fd) != 0) return NULL;
+  if (only_fd_arg(env, info, "tunInfo(fd)", &fd) != 0) return NULL;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
