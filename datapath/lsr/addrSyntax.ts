@@ -3,6 +3,7 @@
 import type { Prefix } from '../device/config';
 import { Family, NextHop } from './model';
 import { fail, q, strtoulWhole } from './syntaxUtil';
+import { parseIPv6 } from '../net/addr';
 
 /** iproute2's get_addr_ipv4: 1-4 dot-separated strtoul(…, 0) parts, missing ones zero. */
 export function parseIpv4(s: string): Uint8Array | null {
@@ -17,51 +18,6 @@ export function parseIpv4(s: string): Uint8Array | null {
   return out;
 }
 
-/** inet_pton(AF_INET6) as glibc: hex groups, one "::", optional dotted quad as the last group. */
-export function parseIpv6(s: string): Uint8Array | null {
-  if (!/^[0-9a-fA-F:.]+$/.test(s)) return null;
-  const dbl = s.indexOf('::');
-  if (dbl !== -1 && s.indexOf('::', dbl + 1) !== -1) return null;
-  const groupsOf = (t: string): string[] | null => {
-    if (t === '') return [];
-    const g = t.split(':');
-    return g.some((x) => x === '') ? null : g;
-  };
-  const left = dbl === -1 ? groupsOf(s) : groupsOf(s.slice(0, dbl));
-  const right = dbl === -1 ? [] : groupsOf(s.slice(dbl + 2));
-  if (!left || !right) return null;
-  // A dotted quad may only end the string.
-  const toWords = (groups: string[], endsString: boolean): number[] | null => {
-    const words: number[] = [];
-    for (let k = 0; k < groups.length; k++) {
-      const g = groups[k];
-      if (g.includes('.')) {
-        if (!endsString || k !== groups.length - 1) return null;
-        const oct = g.split('.');
-        if (oct.length !== 4 || oct.some((o) => !/^(0|[1-9][0-9]{0,2})$/.test(o) || Number(o) > 255)) return null;
-        const b = oct.map(Number);
-        words.push((b[0] << 8) | b[1], (b[2] << 8) | b[3]);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-        words.push(parseInt(g, 16));
-      }
-    }
-    return words;
-  };
-  const lw = toWords(left, dbl === -1);
-  const rw = toWords(right, true);
-  if (!lw || !rw) return null;
-  const n = lw.length + rw.length;
-  if (dbl === -1 ? n !== 8 : n > 7) return null; // "::" stands for at least one zero group
-  const all = [...lw, ...new Array<number>(8 - n).fill(0), ...rw];
-  const out = new Uint8Array(16);
-  all.forEach((w, i) => {
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 0xff;
-  });
-  return out;
-}
-
 export function familyOfAddr(addr: Uint8Array): Family {
   return addr.length === 16 ? 6 : 4;
 }
@@ -72,7 +28,8 @@ export function familyName(f: Family): 'inet' | 'inet6' {
 
 /** An address of either family by its looks (':' means IPv6), as iproute2's get_addr_1. */
 export function parseAddr(s: string): NextHop | null {
-  const addr = s.includes(':') ? parseIpv6(s) : parseIpv4(s);
+  // IPv6 text has one reading (glibc's inet_pton and Go's netip agree on it): net/addr.ts's.
+  const addr = s.includes(':') ? parseIPv6(s) : parseIpv4(s);
   return addr ? { family: familyOfAddr(addr), addr } : null;
 }
 
