@@ -2,7 +2,15 @@
 // tunnel daemons' CPU time around it, and the same ping again once the datapath has warmed up.
 import { log } from './log';
 import { Ns } from './netns';
-import { checkNotAborted, cpuSeconds, describeFailure, isAborting, sleep, stopProcess, waitFor } from './processes';
+import {
+  checkNotAborted,
+  cpuSeconds,
+  describeFailure,
+  isAborting,
+  sleep,
+  stopProcess,
+  waitFor,
+} from './processes';
 import { Endpoints, stopDaemon } from './tunnels';
 
 export const PING_COUNT = 50;

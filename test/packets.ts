@@ -50,3 +50,8 @@ export function parseLse(b: Buffer, off = 0): { label: number; tc: number; bos: 
   const v = b.readUInt32BE(off);
   return { label: v >>> 12, tc: (v >>> 9) & 7, bos: (v >>> 8) & 1, ttl: v & 0xff };
 }
+
+/** The 32-bit label stack entry at b[off], read independently of the code under test. */
+export function lseAt(b: Uint8Array, off = 0): number {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).readUInt32BE(off);
+}

@@ -7,7 +7,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { blake2s } from '@noble/hashes/blake2';
 
-export const HASH_LEN = 32;
 export const MAC_LEN = 16;
 
 /** HASH(parts...) = BLAKE2s-256 of the concatenation. */

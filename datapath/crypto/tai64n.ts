@@ -32,8 +32,3 @@ export function compareTai64n(a: Uint8Array, b: Uint8Array): number {
   }
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
-
-/** True when a is strictly later than b (the replay check a responder applies). */
-export function isAfter(a: Uint8Array, b: Uint8Array): boolean {
-  return compareTai64n(a, b) > 0;
-}

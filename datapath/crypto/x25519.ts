@@ -70,12 +70,6 @@ export function publicKey(priv: PrivateKeyInput): Uint8Array {
   return exportRaw(createPublicKey(k));
 }
 
-/** A fresh key pair; `handle` is the imported private key, ready for dh(). */
-export function generateKeyPair(): { privateKey: Uint8Array; publicKey: Uint8Array; handle: KeyObject } {
-  const privateKey = generatePrivateKey();
-  const handle = importPrivateKey(privateKey);
-  return { privateKey, publicKey: exportRaw(createPublicKey(handle)), handle };
-}
 
 /**
  * X25519(priv, pub). Returns null (never throws) when the result is all zeros (pub is a

@@ -23,7 +23,6 @@ export const defaultTiming: Timing = Object.freeze({
   handshakeInitiationRate: 50,
 });
 
-export const REKEY_AFTER_MESSAGES = 2n ** 60n;
 export const REJECT_AFTER_MESSAGES = 2n ** 64n - 2n ** 13n - 1n;
 /** Same bounds as numbers: send counters stay far below 2^53 in any real session. */
 export const REKEY_AFTER_MESSAGES_NUM = 2 ** 60;

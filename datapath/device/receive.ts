@@ -14,7 +14,21 @@ import { compareTai64n } from '../crypto/tai64n';
 import { ipPacketLength, mplsPayloadLength, rebuildOuterLabel, writeOuterLse } from '../mpls/wire';
 import { ETH_P_IP, ETH_P_IPV6 } from '../net/ethertypes';
 import { consumeInitiation, consumeResponse, createResponse } from '../noise/handshake';
-import { DATA_COUNTER, DATA_RECEIVER, MessageCookieReplySize, MessageCookieReplyType, MessageInitiationSize, MessageInitiationType, MessageMplsMulticastType, MessageMplsUnicastType, MessageResponseSize, MessageResponseType, MessageTransportSize, MessageTransportType, readLse24 } from '../noise/messages';
+import {
+  DATA_COUNTER,
+  DATA_RECEIVER,
+  MessageCookieReplySize,
+  MessageCookieReplyType,
+  MessageInitiationSize,
+  MessageInitiationType,
+  MessageMplsMulticastType,
+  MessageMplsUnicastType,
+  MessageResponseSize,
+  MessageResponseType,
+  MessageTransportSize,
+  MessageTransportType,
+  readLse24,
+} from '../noise/messages';
 
 export interface ReceiveOptions {
   /** Who may send MPLS: 'seed', only the peer the seed's rule picks; 'any', every authenticated peer. */

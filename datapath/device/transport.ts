@@ -1,5 +1,6 @@
 import { loadAeadAddon, type AeadAddon, type AeadKeyHandle } from '../crypto/native';
 import { MessageTransportHeaderSize } from '../noise/messages';
+import { PADDING_MULTIPLE } from './constants';
 
 // Transport data messages (types 4, 5, 6): ChaCha20-Poly1305 with the 64-bit counter as nonce,
 // in the native addon with one OpenSSL context per key (crypto/native/aead.c says why); the
@@ -29,7 +30,7 @@ export function paddingFor(size: number, mtu: number): number {
   if (size === 0) return 0;
   let last = size;
   if (mtu > 0 && last > mtu) last %= mtu;
-  let padded = (last + 15) & ~15;
+  let padded = Math.ceil(last / PADDING_MULTIPLE) * PADDING_MULTIPLE;
   if (mtu > 0 && padded > mtu) padded = mtu;
   return padded - last;
 }

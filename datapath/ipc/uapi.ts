@@ -8,7 +8,15 @@
 // wireguard-go uses for the same input.
 
 import { DeviceChange, DeviceSnapshot, Endpoint, Errno, PeerChange, UapiError } from '../device/config';
-import { ipToString, maskPrefix, parseIPv4, parseIPv6, parseIp, parsePrefix, prefixToString } from '../net/addr';
+import {
+  ipToString,
+  maskPrefix,
+  parseIPv4,
+  parseIPv6,
+  parseIp,
+  parsePrefix,
+  prefixToString,
+} from '../net/addr';
 
 // Address helpers moved to net/addr.ts; re-exported for the code that still imports them here.
 export { ipToString, maskPrefix, parseIPv4, parseIPv6, parseIp, parsePrefix, prefixToString };

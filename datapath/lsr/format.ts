@@ -3,7 +3,14 @@
 import type { Prefix } from '../device/config';
 import { Family, IpRoute, MplsRoute } from './model';
 import { MplsLabel } from '../mpls/wire';
-import { FormatOptions, IPV6_DEFAULT_METRIC, IpCommand, RouteCounters, isMplsRoute, routeMatches } from './command';
+import {
+  FormatOptions,
+  IPV6_DEFAULT_METRIC,
+  IpCommand,
+  RouteCounters,
+  isMplsRoute,
+  routeMatches,
+} from './command';
 import { familyName, familyOfAddr, formatAddr, maskAddr } from './addrSyntax';
 
 // ---------------------------------------------------------------------------------------

@@ -2,7 +2,17 @@
 // ILM processing of labelled frames (swap, pop, swap+push, PHP, explicit null, TTL expiry with
 // ICMP) and FTN processing of IP packets (push). Pure: it decides, the caller does the I/O.
 import { AllowedIps } from '../device/allowedIps';
-import { LSE_SIZE, MplsLabel, lowerIpv4Ttl, makeLse, readLse, writeLse } from '../mpls/wire';
+import {
+  LSE_SIZE,
+  MplsLabel,
+  lowerIpv4Ttl,
+  lseBos,
+  lseLabel,
+  lseTc,
+  lseTtl,
+  makeLse,
+  writeLse,
+} from '../mpls/wire';
 import { timeExceededV4, timeExceededV6 } from './icmp';
 import { IpRoute, LsrSettings, LsrTable, MplsRoute, NextHop, defaultSettings } from './model';
 
@@ -103,11 +113,10 @@ export class Lsr {
     for (let depth = 0; ; depth++) {
       if (depth >= MAX_STACK_WALK) return this.host.drop('stack-too-deep');
       if (frame.length - off < 4) return this.host.drop('malformed');
-      const top = readLse(frame, off);
-      const label = top >>> 12;
-      const tc = (top >>> 9) & 7;
-      const bos = (top >>> 8) & 1;
-      const ttl = Math.min(top & 0xff, carry);
+      const label = lseLabel(frame, off);
+      const tc = lseTc(frame, off);
+      const bos = lseBos(frame, off);
+      const ttl = Math.min(lseTtl(frame, off), carry);
       if (!bos && frame.length - off < 8) return this.host.drop('malformed');
 
       if (label < MplsLabel.FIRST_UNRESERVED) {
@@ -237,7 +246,7 @@ export class Lsr {
     const labels = Buffer.from(frame.subarray(off, end));
     for (let i = 0; i < labels.length; i += 4) labels[i + 3] = this.settings.defaultTtl;
     const carrier = Buffer.concat([labels, reply]);
-    this.forward(carrier, 0, route, (readLse(labels, 0) >>> 9) & 7, labels.length === 4 ? 1 : 0, this.settings.defaultTtl, false);
+    this.forward(carrier, 0, route, lseTc(labels, 0), labels.length === 4 ? 1 : 0, this.settings.defaultTtl, false);
   }
 }
 

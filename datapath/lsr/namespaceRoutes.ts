@@ -8,7 +8,15 @@
 import { connect } from 'node:net';
 import { IpRoute, LsrTable, MplsRoute, RouteError } from './model';
 import { endpointsIn, lsrDir, nsidOf, readTable, writeTable } from './store';
-import { IpCommand, RouteCounters, isMplsRoute, routeKey, routeMatches, validateCommandDevices, validateDevices } from './command';
+import {
+  IpCommand,
+  RouteCounters,
+  isMplsRoute,
+  routeKey,
+  routeMatches,
+  validateCommandDevices,
+  validateDevices,
+} from './command';
 import { formatShow } from './format';
 import { parseIpArgs } from './syntax';
 import { sysctl } from './sysctl';

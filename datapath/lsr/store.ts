@@ -3,7 +3,19 @@
 //   /run/wgmpls/lsr/<nsid>/<ifname>.sock one per endpoint: hand-over between siblings
 // <nsid> is the namespace's cookie, the one identity every process that can see the namespace
 // agrees on (a datapath may live in the host namespace with its TUN inside).
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeSync, chmodSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  writeSync,
+  chmodSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { loadTunAddon } from '../tun/native';
 import { join } from 'node:path';
 import { ipToString, parseIp, parsePrefix, prefixToString } from '../net/addr';

@@ -28,11 +28,6 @@ export const MplsLabel = {
 
 // ---- Label stack entries (32-bit big-endian: label 20 | TC 3 | BoS 1 | TTL 8) ----
 
-/** The whole 32-bit LSE at buf[off] (unsigned). */
-export function readLse(buf: Uint8Array, off = 0): number {
-  return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
-}
-
 export function lseLabel(buf: Uint8Array, off = 0): number {
   return (buf[off] << 12) | (buf[off + 1] << 4) | (buf[off + 2] >>> 4);
 }
@@ -62,19 +57,11 @@ export function writeLse(buf: Uint8Array, off: number, lse: number): void {
   buf[off + 3] = lse & 0xff;
 }
 
-/** lse24 (label << 4 | tc << 1 | bos) from its fields. */
-export function makeLse24(label: number, tc: number, bos: number): number {
-  return ((label & 0xfffff) << 4) | ((tc & 7) << 1) | (bos & 1);
-}
-
 /** The lse24 of the LSE at buf[off]: its first three bytes. */
 export function lse24At(buf: Uint8Array, off = 0): number {
   return (buf[off] << 16) | (buf[off + 1] << 8) | buf[off + 2];
 }
 
-export const lse24Label = (lse24: number): number => lse24 >>> 4;
-export const lse24Tc = (lse24: number): number => (lse24 >>> 1) & 7;
-export const lse24Bos = (lse24: number): number => lse24 & 1;
 
 // ---- IP header recognition ----
 

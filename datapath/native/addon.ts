@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const PACKAGE_NAME = 'wgmpls';
-export const ADDON_RELATIVE = path.join('build', 'Release', 'wgmpls_native.node');
+const ADDON_RELATIVE = path.join('build', 'Release', 'wgmpls_native.node');
 
 function isPackageRoot(dir: string): boolean {
   const manifest = path.join(dir, 'package.json');
@@ -49,10 +49,9 @@ let cached: Record<string, unknown> | null = null;
  */
 export function loadNativeAddon<T>(needed: readonly (keyof T & string)[]): T {
   if (cached === null) {
-    const root = findPackageRoot();
-    const file = path.join(root, ADDON_RELATIVE);
+    const file = addonPath();
     if (!fs.existsSync(file)) {
-      throw new Error(`wgmpls: the native addon ${file} is missing; run \`npm run build\` in ${root} first`);
+      throw new Error(`wgmpls: the native addon ${file} is missing; run \`npm run build\` in ${findPackageRoot()} first`);
     }
     try {
       cached = require(file) as Record<string, unknown>;

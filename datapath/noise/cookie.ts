@@ -14,7 +14,23 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { hash, mac } from '../crypto/blake2s';
 import { xopen, xseal } from '../crypto/aead';
-import { COOKIE_COOKIE, COOKIE_COOKIE_LEN, COOKIE_NONCE, COOKIE_NONCE_LEN, COOKIE_RECEIVER, MAC_LEN, MessageCookieReplySize, MessageCookieReplyType, MessageInitiationType, MessageResponseType, mac1Offset, mac2Offset, messageType, writeType, writeU32LE } from './messages';
+import {
+  COOKIE_COOKIE,
+  COOKIE_COOKIE_LEN,
+  COOKIE_NONCE,
+  COOKIE_NONCE_LEN,
+  COOKIE_RECEIVER,
+  MAC_LEN,
+  MessageCookieReplySize,
+  MessageCookieReplyType,
+  MessageInitiationType,
+  MessageResponseType,
+  mac1Offset,
+  mac2Offset,
+  messageType,
+  writeType,
+  writeU32LE,
+} from './messages';
 
 /** Lifetime of a cookie (initiator) and of the responder's cookie secret. */
 export const COOKIE_REFRESH_TIME_MS = 120_000;

@@ -14,7 +14,29 @@ import { hash, kdf } from '../crypto/blake2s';
 import { dh, generatePrivateKey, importPrivateKey, publicKey as x25519Public } from '../crypto/x25519';
 import { open, seal } from '../crypto/aead';
 import { tai64n } from '../crypto/tai64n';
-import { INIT_EPHEMERAL, INIT_SENDER, INIT_STATIC, INIT_STATIC_LEN, INIT_TIMESTAMP, INIT_TIMESTAMP_LEN, KEY_LEN, MessageInitiationSize, MessageInitiationType, MessageResponseSize, MessageResponseType, RESP_EMPTY, RESP_EMPTY_LEN, RESP_EPHEMERAL, RESP_RECEIVER, RESP_SENDER, TIMESTAMP_LEN, messageType, readU32LE, writeType, writeU32LE } from './messages';
+import {
+  INIT_EPHEMERAL,
+  INIT_SENDER,
+  INIT_STATIC,
+  INIT_STATIC_LEN,
+  INIT_TIMESTAMP,
+  INIT_TIMESTAMP_LEN,
+  KEY_LEN,
+  MessageInitiationSize,
+  MessageInitiationType,
+  MessageResponseSize,
+  MessageResponseType,
+  RESP_EMPTY,
+  RESP_EMPTY_LEN,
+  RESP_EPHEMERAL,
+  RESP_RECEIVER,
+  RESP_SENDER,
+  TIMESTAMP_LEN,
+  messageType,
+  readU32LE,
+  writeType,
+  writeU32LE,
+} from './messages';
 
 const utf8 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
 

@@ -28,8 +28,6 @@ export const INIT_STATIC = 40;
 export const INIT_STATIC_LEN = KEY_LEN + TAG_LEN; // 48
 export const INIT_TIMESTAMP = 88;
 export const INIT_TIMESTAMP_LEN = TIMESTAMP_LEN + TAG_LEN; // 28
-export const INIT_MAC1 = 116;
-export const INIT_MAC2 = 132;
 
 // Message response: type(4) sender(4) receiver(4) ephemeral(32) empty(0+16) mac1 mac2
 export const MessageResponseSize = 92;
@@ -38,8 +36,6 @@ export const RESP_RECEIVER = 8;
 export const RESP_EPHEMERAL = 12;
 export const RESP_EMPTY = 44;
 export const RESP_EMPTY_LEN = TAG_LEN;
-export const RESP_MAC1 = 60;
-export const RESP_MAC2 = 76;
 
 // Cookie reply: type(4) receiver(4) nonce(24) cookie(16+16)
 export const MessageCookieReplySize = 64;

@@ -5,7 +5,14 @@ import type { DriverContext } from '../driver/context';
 import { createEndpoint, deleteEndpoint, join, leave, operInfo } from '../driver/endpoints';
 import { createNetwork, deleteNetwork } from '../driver/networks';
 import { DriverError } from './errors';
-import { CreateEndpointRequest, CreateNetworkRequest, DiscoveryRequest, EndpointRequest, JoinRequest, NetworkRequest } from './schemas';
+import {
+  CreateEndpointRequest,
+  CreateNetworkRequest,
+  DiscoveryRequest,
+  EndpointRequest,
+  JoinRequest,
+  NetworkRequest,
+} from './schemas';
 import { Route, route } from './server';
 
 const Anything = z.unknown();

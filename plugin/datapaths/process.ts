@@ -2,7 +2,16 @@
 // to a file), so neither a plugin restart nor a signal to the plugin's terminal reaches them;
 // found again later by pid + start time; stopped with SIGTERM, then SIGKILL for the group.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  unlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { DatapathRef } from '../state/types';
 
@@ -117,13 +126,6 @@ export function removeIfExists(file: string): void {
   }
 }
 
-export function socketExists(file: string): boolean {
-  try {
-    return statSync(file).isSocket();
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The name the TUN has now, read from the datapath's own fd (/proc/<pid>/fdinfo shows "iff:" for

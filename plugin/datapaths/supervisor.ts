@@ -14,7 +14,17 @@ import type { DatapathRef, EndpointState } from '../state/types';
 import { plumbIntoSandbox, sandboxPath } from './plumbing';
 import { TableKeeper } from './tableKeeper';
 import { namespaceCookie } from './tables';
-import { currentTunName, isAlive, linkExists, logTail, removeIfExists, runsDatapath, sleep, spawnDatapath, stopDatapath } from './process';
+import {
+  currentTunName,
+  isAlive,
+  linkExists,
+  logTail,
+  removeIfExists,
+  runsDatapath,
+  sleep,
+  spawnDatapath,
+  stopDatapath,
+} from './process';
 import { UapiClient, UapiError, uapiSocketPath } from './uapiClient';
 
 const EADDRINUSE = 98;

@@ -6,7 +6,15 @@
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IpRoute, LsrSettings, LsrTable, MplsRoute, defaultSettings } from '../../datapath/lsr/model';
-import { LSR_ROOT, lsrDir, nsidOf, parseTable, readTable, serialiseTable, writeTable } from '../../datapath/lsr/store';
+import {
+  LSR_ROOT,
+  lsrDir,
+  nsidOf,
+  parseTable,
+  readTable,
+  serialiseTable,
+  writeTable,
+} from '../../datapath/lsr/store';
 import { routeKey } from '../../datapath/lsr/command';
 import { formatRoute } from '../../datapath/lsr/format';
 import { sandboxPath } from './plumbing';

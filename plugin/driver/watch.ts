@@ -10,7 +10,13 @@ import { short } from '../datapaths/supervisor';
 import { dockerContainers } from './containers';
 import type { DriverContext } from './context';
 import { adoptIdentity, retireEndpoint } from './identity';
-import { ContainerNetworks, learnContainers, obsoleteIdentities, staleEndpoints, takeovers } from './reconcile';
+import {
+  ContainerNetworks,
+  learnContainers,
+  obsoleteIdentities,
+  staleEndpoints,
+  takeovers,
+} from './reconcile';
 
 const SETTLE_MS = 50;
 const RETRY_MS = 2000;

@@ -2,9 +2,29 @@
 // acknowledged to Docker, atomically (tmp + fsync + rename + fsync of the directory), so a crash
 // or power cut leaves either the old or the new state, never a torn file: the private keys in
 // it are the only copy there is.
-import { chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fchmodSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { EndpointState, NetworkState, RetainedIdentity, State, StateSchema, emptyState, retainedKey } from './types';
+import {
+  EndpointState,
+  NetworkState,
+  RetainedIdentity,
+  State,
+  StateSchema,
+  emptyState,
+  retainedKey,
+} from './types';
 
 export const STATE_FILE = 'state.json';
 

@@ -4,7 +4,7 @@
 
 import { Node, mplsFrame, prefix, withPi, A4, B4, A6, B6, pair, handshake, v4, v6, types, pad16 } from './deviceHarness';
 import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC } from '../../datapath/net/ethertypes';
-import { readLse } from '../../datapath/mpls/wire';
+import { lseAt } from '../packets';
 
 describe('handshake and data', () => {
   test('the first packet is staged, one initiation goes out, and the packet arrives intact after the handshake (IPv4 both ways)', async () => {
@@ -137,7 +137,7 @@ describe('cryptokey routing', () => {
     expect(net.queue.map((d) => d.data[0])).toEqual([4, 4, 5, 6]);
     net.flush();
     expect(b.tun.map((t) => t.packet)).toEqual([p4, p6]);
-    expect(b.mpls.map((m) => [readLse(m.frame) >>> 12, m.multicast])).toEqual([
+    expect(b.mpls.map((m) => [lseAt(m.frame) >>> 12, m.multicast])).toEqual([
       [300, false],
       [300, true],
     ]);

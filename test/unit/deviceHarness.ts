@@ -4,7 +4,7 @@
 // Nothing touches a socket or a TUN; addresses are documentation ones (RFC 5737 / 3849).
 
 import { Device, DeviceOptions } from '../../datapath/device/device';
-import { FakeClock } from '../../datapath/device/clock';
+import { FakeClock } from '../fakeClock';
 import type { Peer } from '../../datapath/device/peer';
 import type { DeviceChange, Endpoint, PeerChange, Prefix } from '../../datapath/device/config';
 import { generatePrivateKey, publicKey } from '../../datapath/crypto/x25519';

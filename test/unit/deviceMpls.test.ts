@@ -3,7 +3,8 @@
 
 import { Net, NodeOptions, PeerOpts, change, ipv4HeaderChecksumValid, link, mplsFrame, peerChange, A4, B4, must, Pair, pair, handshake, v4, v6, types, pad16 } from './deviceHarness';
 import { ETH_P_MPLS_MC, ETH_P_MPLS_UC } from '../../datapath/net/ethertypes';
-import { makeLse, readLse } from '../../datapath/mpls/wire';
+import { makeLse } from '../../datapath/mpls/wire';
+import { lseAt } from '../packets';
 import { ipToBytes } from '../../datapath/conn/addr';
 
 describe('MPLS over WireGuard (types 5/6)', () => {
@@ -28,7 +29,7 @@ describe('MPLS over WireGuard (types 5/6)', () => {
     expect(got.multicast).toBe(false);
     expect(Buffer.from(got.fromPublicKey)).toEqual(Buffer.from(a.publicKey));
     expect(got.frame.length).toBe(4 + ip.length); // padding stripped
-    expect(readLse(got.frame, 0)).toBe(makeLse(101, 5, 1, 33));
+    expect(lseAt(got.frame, 0)).toBe(makeLse(101, 5, 1, 33));
     const inner = got.frame.subarray(4);
     expect(inner[8]).toBe(33);
     expect(ipv4HeaderChecksumValid(inner)).toBe(true);
@@ -56,8 +57,8 @@ describe('MPLS over WireGuard (types 5/6)', () => {
     expect([...m.data.subarray(0, 4)]).toEqual([5, 0x40, 0x06, 0x00]);
     net.flush();
     const got = must(b.mpls[0]).frame;
-    expect(readLse(got, 0)).toBe(makeLse(100, 0, 0, 20));
-    expect(readLse(got, 4)).toBe(makeLse(200, 0, 1, 20));
+    expect(lseAt(got, 0)).toBe(makeLse(100, 0, 0, 20));
+    expect(lseAt(got, 4)).toBe(makeLse(200, 0, 1, 20));
     expect(got.subarray(8)).toEqual(ip); // hop limit untouched (64)
   });
 
@@ -69,7 +70,7 @@ describe('MPLS over WireGuard (types 5/6)', () => {
     a.device.sendMpls(mplsFrame([{ label: 5001, bos: 1, ttl: 200 }], ip));
     expect(net.queue.map((d) => d.data[0])).toEqual([6, 5]);
     net.flush();
-    expect(b.tun.map((t) => [t.proto, readLse(t.packet) >>> 12, t.packet[3]])).toEqual([
+    expect(b.tun.map((t) => [t.proto, lseAt(t.packet) >>> 12, t.packet[3]])).toEqual([
       [ETH_P_MPLS_MC, 5000, 12], // the label's 200 was higher than the IP TTL: rebuilt from the IP TTL
       [ETH_P_MPLS_UC, 5001, 12],
     ]);
@@ -141,8 +142,8 @@ describe('MPLS over WireGuard (types 5/6)', () => {
     expect(a.device.sendMpls(f(1000))).toBe(false); // nobody holds 0.0.0.0 or ::
     expect(a.drops('no-peer-for-mpls')).toBe(2);
     net.flush();
-    expect(b.mpls.map((m) => readLse(m.frame) >>> 12)).toEqual([1002, 1062]);
-    expect(c.mpls.map((m) => readLse(m.frame) >>> 12)).toEqual([1003]);
+    expect(b.mpls.map((m) => lseAt(m.frame) >>> 12)).toEqual([1002, 1062]);
+    expect(c.mpls.map((m) => lseAt(m.frame) >>> 12)).toEqual([1003]);
   });
 
   test('a malformed frame (bos 0 with nothing after it, or shorter than an entry) -> mpls-malformed, nothing sent', async () => {
@@ -174,6 +175,6 @@ describe('MPLS over WireGuard (types 5/6)', () => {
     const data = net.sent(a, { type: 5 });
     expect(data.length).toBe(1);
     expect([...data[0].data.subarray(1, 4)]).toEqual([0x5b, 0x06, 0x00]);
-    expect(b.mpls.map((m) => readLse(m.frame))).toEqual([makeLse(101, 5, 1, 33)]);
+    expect(b.mpls.map((m) => lseAt(m.frame))).toEqual([makeLse(101, 5, 1, 33)]);
   });
 });

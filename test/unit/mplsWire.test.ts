@@ -1,4 +1,4 @@
-import { DEFAULT_MPLS_TTL, MplsLabel, StripError, ipPacketLength, ipVersionAt, lowerIpv4Ttl, lse24At, lse24Bos, lse24Label, lse24Tc, lseBos, lseLabel, lseTc, lseTtl, makeLse, makeLse24, mplsPayloadLength, rebuildOuterLabel, stripOuterLabel, stripOuterLse, writeLse, writeOuterLse } from '../../datapath/mpls/wire';
+import { DEFAULT_MPLS_TTL, MplsLabel, StripError, ipPacketLength, ipVersionAt, lowerIpv4Ttl, lse24At, lseBos, lseLabel, lseTc, lseTtl, makeLse, mplsPayloadLength, rebuildOuterLabel, stripOuterLabel, stripOuterLse, writeLse, writeOuterLse } from '../../datapath/mpls/wire';
 import { sealTransport, transportKey } from '../../datapath/device/transport';
 import { MessageMplsMulticastType, MessageMplsUnicastType, readLse24 } from '../../datapath/noise/messages';
 
@@ -62,6 +62,9 @@ function rebuild(lse24: number, payload: Buffer): Buffer {
   return out;
 }
 
+/** lse24 (label << 4 | tc << 1 | bos) from its fields, as a header carries it. */
+const makeLse24 = (label: number, tc: number, bos: number): number => (label << 4) | (tc << 1) | bos;
+
 describe('label stack entries', () => {
   test('fields round-trip', () => {
     const b = lse(0xabcde, 6, 1, 200);
@@ -72,11 +75,9 @@ describe('label stack entries', () => {
     expect([lseLabel(at, 2), lseTc(at, 2), lseBos(at, 2), lseTtl(at, 2)]).toEqual([101, 5, 0, 7]);
   });
 
-  test('lse24 helpers', () => {
-    const l24 = makeLse24(101, 5, 1);
-    expect(l24).toBe(0x65b);
-    expect([lse24Label(l24), lse24Tc(l24), lse24Bos(l24)]).toEqual([101, 5, 1]);
+  test('lse24: the first three bytes of an entry (label, TC, BoS)', () => {
     expect(lse24At(lse(101, 5, 1, 64))).toBe(0x65b);
+    expect(lse24At(Buffer.concat([Buffer.from([9]), lse(0xfffff, 7, 0, 1)]), 1)).toBe(0xfffffe);
   });
 
   test('reserved label values (RFC 3032, 5586, 6790, 7274)', () => {
@@ -318,7 +319,7 @@ describe('payload lengths (padding removal)', () => {
       const r = stripOuterLabel(Buffer.from(original));
       if ('error' in r) throw new Error(r.error);
       const plaintext = pad16(r.payload);
-      const len = mplsPayloadLength(plaintext, lse24Bos(r.lse24));
+      const len = mplsPayloadLength(plaintext, r.lse24 & 1);
       expect(len).toBe(r.payload.length);
       expect(rebuild(r.lse24, plaintext.subarray(0, len)).equals(expected)).toBe(true);
     }

@@ -7,7 +7,7 @@ import { open, seal } from '../../datapath/crypto/aead';
 import { generatePrivateKey } from '../../datapath/crypto/x25519';
 import { compareTai64n, tai64n } from '../../datapath/crypto/tai64n';
 import { CONSTRUCTION, IDENTIFIER, INITIAL_CHAIN_KEY, INITIAL_HASH, SessionKeys, StaticIdentity, consumeInitiation, consumeResponse, createInitiation, createResponse } from '../../datapath/noise/handshake';
-import { COOKIE_COOKIE, COOKIE_NONCE, INIT_MAC1, INIT_MAC2, INIT_SENDER, MessageCookieReplySize, MessageInitiationSize, MessageResponseSize, RESP_MAC2, RESP_RECEIVER, RESP_SENDER, messageType, readLse24, readU32LE, writeU32LE } from '../../datapath/noise/messages';
+import { mac1Offset, mac2Offset, COOKIE_COOKIE, COOKIE_NONCE, INIT_SENDER, MessageCookieReplySize, MessageInitiationSize, MessageResponseSize, RESP_RECEIVER, RESP_SENDER, messageType, readLse24, readU32LE, writeU32LE } from '../../datapath/noise/messages';
 import { COOKIE_REFRESH_TIME_MS, CookieChecker, CookieGenerator } from '../../datapath/noise/cookie';
 import { RateLimiter } from '../../datapath/noise/rateLimiter';
 
@@ -44,10 +44,16 @@ function handshake(psk: Uint8Array | null) {
   return { alice, bob, init, got, resp, keys };
 }
 
+// Where mac1/mac2 sit, as the device finds them (mac1Offset/mac2Offset of the message length).
+const INIT_MAC1 = mac1Offset(MessageInitiationSize);
+const INIT_MAC2 = mac2Offset(MessageInitiationSize);
+const RESP_MAC2 = mac2Offset(MessageResponseSize);
+
 describe('messages', () => {
   test('constants, sizes and messageType', () => {
     expect(MessageInitiationSize).toBe(148);
     expect(MessageResponseSize).toBe(92);
+    expect([INIT_MAC1, INIT_MAC2, RESP_MAC2]).toEqual([116, 132, 76]);
     expect(MessageCookieReplySize).toBe(64);
     const init = new Uint8Array(148);
     init[0] = 1;
