@@ -39,6 +39,7 @@ export function wireDevice(
       },
       writeTun,
       bind: (port) => udp.bind(port),
+      setMark: (mark) => udp.setMark(mark),
     },
     {
       mtu: opts.mtu,
@@ -54,7 +55,7 @@ export function wireDevice(
       },
     },
   );
-  udp.attach(device);
+  udp.attach(device, () => device?.counters.count('udp-source-gone'));
   return { device, writeTun };
 }
 

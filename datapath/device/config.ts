@@ -11,6 +11,15 @@ export interface Endpoint {
   /** Printable address: '192.0.2.1' or '2001:db8::1' (no brackets, no zone). */
   address: string;
   port: number;
+  /**
+   * Our side of it, the sticky source that replies leave from: the local address a datagram
+   * from this endpoint was sent to and the interface it arrived on (undefined: the kernel
+   * chooses). Filled in by the UDP underlay on receipt, kept in a peer's endpoint only from
+   * datagrams that authenticated, and forgotten by the underlay when the address is gone.
+   * Never part of the configuration.
+   */
+  localAddress?: string;
+  localIfindex?: number;
 }
 
 /**
@@ -18,8 +27,24 @@ export interface Endpoint {
  * hidden class. Endpoints built in different ways (a spread copy, another literal) would give
  * the per-packet send code a shape it was not compiled for, and V8 would drop that code.
  */
-export function endpoint(address: string, port: number): Endpoint {
-  return { address, port };
+export function endpoint(address: string, port: number, localAddress?: string, localIfindex?: number): Endpoint {
+  return { address, port, localAddress, localIfindex };
+}
+
+/** A received datagram's endpoint, kept for a peer: with the local source it arrived at. */
+export function learnedEndpoint(src: Endpoint): Endpoint {
+  return endpoint(src.address, src.port, src.localAddress, src.localIfindex);
+}
+
+/** Same remote address and port and same local source: a datagram from `b` changes nothing. */
+export function sameEndpoint(a: Endpoint | null, b: Endpoint): boolean {
+  return (
+    a !== null &&
+    a.address === b.address &&
+    a.port === b.port &&
+    a.localAddress === b.localAddress &&
+    a.localIfindex === b.localIfindex
+  );
 }
 
 export interface PeerSnapshot {

@@ -31,7 +31,10 @@ export class Configurator {
     if (change.listenPort !== undefined && change.listenPort !== d.listenPort) {
       d.listenPort = await d.io.bind(change.listenPort);
     }
-    if (change.fwmark !== undefined) d.fwmark = change.fwmark;
+    if (change.fwmark !== undefined && change.fwmark !== d.fwmark) {
+      d.io.setMark?.(change.fwmark);
+      d.fwmark = change.fwmark;
+    }
     if (change.privateKey !== undefined) this.setPrivateKey(change.privateKey);
     if (change.replacePeers) for (const p of d.peerList()) this.removePeer(p);
     for (const pc of change.peers) this.applyPeer(pc);

@@ -47,7 +47,8 @@ const TX_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
   'udp-send',
 ]);
 
-export type EventName = 'rx-mpls' | 'rx-mpls-mc';
+/** udp-source-gone: a peer's sticky source address went away; its datagrams left from the kernel's choice. */
+export type EventName = 'rx-mpls' | 'rx-mpls-mc' | 'udp-source-gone';
 
 export class Counters {
   readonly drops = new Map<DropReason, number>();

@@ -3,7 +3,7 @@
 // against the replay window and the sender's allowed-ips, and handed up (IP) or to the label
 // switch (MPLS). Nothing malformed is thrown: it is dropped and counted by reason.
 import { REJECT_AFTER_MESSAGES } from './constants';
-import { Endpoint, endpoint } from './config';
+import { Endpoint, learnedEndpoint, sameEndpoint } from './config';
 import { HandshakeAdmission } from './admission';
 import { Peer } from './peer';
 import { Sender } from './send';
@@ -99,7 +99,7 @@ export class Receiver {
     }
     peer.lastReceivedTimestamp = r.timestamp;
     peer.lastInitiationConsumption = now;
-    peer.endpoint = endpoint(src.address, src.port);
+    peer.endpoint = learnedEndpoint(src);
     peer.rxBytes += msg.length;
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketReceived();
@@ -125,7 +125,7 @@ export class Receiver {
     const keys = consumeResponse(peer.initiation.state, d.identity, peer.presharedKey, msg);
     if (!keys) return d.counters.drop('handshake-decrypt');
     peer.initiation = null; // the index now belongs to the session
-    peer.endpoint = endpoint(src.address, src.port);
+    peer.endpoint = learnedEndpoint(src);
     peer.rxBytes += msg.length;
     peer.timersSessionDerived();
     peer.timersHandshakeComplete(Date.now());
@@ -167,8 +167,8 @@ export class Receiver {
     this.keepKeyFreshReceiving(peer);
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketReceived();
-    if (peer.endpoint?.address !== src.address || peer.endpoint.port !== src.port) {
-      peer.endpoint = endpoint(src.address, src.port); // roaming
+    if (!sameEndpoint(peer.endpoint, src)) {
+      peer.endpoint = learnedEndpoint(src); // roaming, or sent to another of our addresses
     }
     peer.rxBytes += msg.length;
     if (plain.length === 0) return; // keepalive

@@ -19,6 +19,8 @@ export interface DeviceIO {
   writeTun(proto: number, packet: Uint8Array): void;
   /** Binds (or moves to) `port`, 0 = any; resolves with the bound port, rejects with EADDRINUSE. */
   bind(port: number): Promise<number>;
+  /** `wg set fwmark`: marks the sockets, now and after any rebind (0 = none); throws on refusal. */
+  setMark?(mark: number): void;
 }
 
 export class DeviceState {

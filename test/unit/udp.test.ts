@@ -1,5 +1,6 @@
 // The UDP underlay on the addon's sockets, over loopback (no root needed): binding, both
-// families on one port, what a refused send and a taken port look like, and what arrives.
+// families on one port, what a refused send and a taken port look like, and what arrives; the
+// sticky source (all of 127.0.0.0/8 is local, so 127.0.0.2 is a second address without root).
 import dgram from 'node:dgram';
 import { UdpConn } from '../../datapath/conn/udp';
 import type { Endpoint } from '../../datapath/device/config';
@@ -40,7 +41,8 @@ describe('UdpConn (native sockets)', () => {
     expect(a.send(Buffer.from('hello'), { address: '127.0.0.1', port: pb })).toBe(true);
     await until(() => cb.got.length === 1);
     expect(cb.got[0].msg.toString()).toBe('hello');
-    expect(cb.got[0].from).toEqual({ address: '127.0.0.1', port: pa });
+    // With where it arrived: the local address it was sent to, on lo (ifindex 1 in any namespace).
+    expect(cb.got[0].from).toEqual({ address: '127.0.0.1', port: pa, localAddress: '127.0.0.1', localIfindex: 1 });
     // More than one recvmmsg batch (16) and of several sizes, one at 9000 bytes.
     for (let i = 0; i < 100; i++) b.send(Buffer.alloc(i === 50 ? 9000 : 1 + i, i), { address: '127.0.0.1', port: pa });
     await until(() => ca.got.length === 100);
@@ -84,5 +86,63 @@ describe('UdpConn (native sockets)', () => {
     expect(a.send(Buffer.from('x'), { address: '127.0.0.1', port: 70000 })).toBe(false);
     a.close();
     expect(a.send(Buffer.from('x'), { address: '127.0.0.1', port: 9 })).toBe(false);
+  });
+
+  test('a reply to a received endpoint leaves from the address the datagram was sent to, not the kernel\'s choice', async () => {
+    const a = conn('127.0.0.1');
+    const b = conn();
+    const ca = collector();
+    const cb = collector();
+    a.attach(ca.sink);
+    b.attach(cb.sink);
+    const pa = await a.bind(0);
+    const pb = await b.bind(0);
+    a.send(Buffer.from('to .2'), { address: '127.0.0.2', port: pb });
+    await until(() => cb.got.length === 1);
+    const from = cb.got[0].from;
+    expect(from).toEqual({ address: '127.0.0.1', port: pa, localAddress: '127.0.0.2', localIfindex: 1 });
+    expect(b.send(Buffer.from('sticky'), from)).toBe(true);
+    // Without a source the kernel picks 127.0.0.1 for this route: the control.
+    expect(b.send(Buffer.from('kernel'), { address: '127.0.0.1', port: pa })).toBe(true);
+    await until(() => ca.got.length === 2);
+    expect(ca.got.map((g) => [g.msg.toString(), g.from.address])).toEqual([
+      ['sticky', '127.0.0.2'],
+      ['kernel', '127.0.0.1'],
+    ]);
+  });
+
+  test.each([
+    ['IPv4', '127.0.0.1', '192.0.2.1'],
+    ['IPv6', '::1', '2001:db8::1'],
+  ])('%s: a sticky source that is not (or no longer) ours is forgotten and the datagram goes from the kernel\'s choice', async (_f, loop, gone) => {
+    const a = conn();
+    const b = conn();
+    const cb = collector();
+    b.attach(cb.sink);
+    let forgotten = 0;
+    a.attach(collector().sink, () => forgotten++);
+    await a.bind(0);
+    const pb = await b.bind(0);
+    const to: Endpoint = { address: loop, port: pb, localAddress: gone, localIfindex: 1 };
+    expect(a.send(Buffer.from('still arrives'), to)).toBe(true);
+    expect(to).toEqual({ address: loop, port: pb, localAddress: undefined, localIfindex: undefined });
+    expect(forgotten).toBe(1);
+    await until(() => cb.got.length === 1);
+    expect(cb.got[0].from.address).toBe(loop);
+    expect(cb.got[0].from.localAddress).toBe(loop);
+    // Sent again: nothing more to forget.
+    expect(a.send(Buffer.from('again'), to)).toBe(true);
+    expect(forgotten).toBe(1);
+  });
+
+  test('a refusal that says nothing about the source (no socket of that family) keeps it', async () => {
+    const a = conn('127.0.0.1');
+    let forgotten = 0;
+    a.attach(collector().sink, () => forgotten++);
+    await a.bind(0);
+    const to: Endpoint = { address: '::1', port: 9, localAddress: '::1', localIfindex: 1 };
+    expect(a.send(Buffer.from('x'), to)).toBe(false);
+    expect(to.localAddress).toBe('::1');
+    expect(forgotten).toBe(0);
   });
 });

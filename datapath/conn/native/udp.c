@@ -6,6 +6,13 @@
  * a ping through two datapaths that overhead alone cost more than WireGuard's whole crypto.
  * Here a send is one sendmsg(2) on the calling stack, and a readable event drains the socket
  * with recvmmsg(2) into one callback.
+ *
+ * Sticky source (as WireGuard keeps one per peer): every datagram is delivered with the local
+ * address it was sent to and the interface it arrived on (IP_PKTINFO / IPV6_RECVPKTINFO), and a
+ * send may name that source back (IP_PKTINFO / IPV6_PKTINFO). Without it the kernel picks the
+ * source by route, and on a host with several addresses the peer sees replies from an address
+ * it never configured and roams there. Which source a peer keeps is decided in JS: only
+ * datagrams that authenticated may set it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,12 +38,35 @@
 /* Bounded so one busy socket cannot starve timers and the TUN on the loop. */
 #define MAX_BATCHES_PER_EVENT 4
 
+/* Room for one IP_PKTINFO or IPV6_PKTINFO control message, the only ones the sockets ask for;
+ * the union aligns it for struct cmsghdr. */
+typedef union {
+  struct cmsghdr align;
+  unsigned char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+} ctrl_buf;
+
 typedef struct {
   struct mmsghdr msgs[SLOTS];
   struct iovec iov[SLOTS];
   struct sockaddr_storage from[SLOTS];
+  ctrl_buf ctrl[SLOTS];
   unsigned char slots[SLOTS][SLOT_LEN];
 } udp_read_state;
+
+/* A local source: the address a datagram was sent to and the interface it arrived on. */
+typedef struct {
+  int family; /* AF_INET, AF_INET6, or 0 when the kernel gave none */
+  unsigned char addr[16];
+  uint32_t ifindex;
+} local_src;
+
+/* The last address turned into a JS string during one drain: a burst comes from one peer to
+ * one local address, so it is built once instead of once a datagram. */
+typedef struct {
+  int family;
+  unsigned char addr[16];
+  napi_value text;
+} addr_text_cache;
 
 /* "10.0.0.1" / "2001:db8::1" (no zone, no brackets) -> sockaddr; 0 or -1. */
 static int parse_addr(const char *text, int port, struct sockaddr_storage *ss, socklen_t *len) {
@@ -105,6 +135,14 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
     throw_errno(env, err, "setsockopt(IPV6_V6ONLY)");
     return NULL;
   }
+  /* Where each datagram was sent to and arrived on, for the sticky source (see the top). */
+  if ((family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) < 0) ||
+      (family == 4 && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) < 0)) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, err, "setsockopt(%s)", family == 6 ? "IPV6_RECVPKTINFO" : "IP_PKTINFO");
+    return NULL;
+  }
   if (bufsize > 0) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize);
@@ -136,22 +174,67 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static int addr_to_js(napi_env env, const struct sockaddr_storage *ss, napi_value *addr, napi_value *port) {
+/* Address bytes (4 or 16 by family) -> JS string, reusing the cache's string when it is the same
+ * address. 0 or -1. */
+static int addr_text(napi_env env, addr_text_cache *c, int family, const void *addr, napi_value *out) {
+  size_t n = family == AF_INET6 ? 16 : 4;
+  if (c->text != NULL && c->family == family && memcmp(c->addr, addr, n) == 0) {
+    *out = c->text;
+    return 0;
+  }
   char text[INET6_ADDRSTRLEN];
+  if (inet_ntop(family, addr, text, sizeof text) == NULL) return -1;
+  if (napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, out) != napi_ok) return -1;
+  c->family = family;
+  memcpy(c->addr, addr, n);
+  c->text = *out;
+  return 0;
+}
+
+static int peer_to_js(napi_env env, addr_text_cache *c, const struct sockaddr_storage *ss, napi_value *addr,
+                      napi_value *port) {
   int p;
   if (ss->ss_family == AF_INET6) {
     const struct sockaddr_in6 *sa = (const struct sockaddr_in6 *)ss;
-    if (inet_ntop(AF_INET6, &sa->sin6_addr, text, sizeof text) == NULL) return -1;
+    if (addr_text(env, c, AF_INET6, &sa->sin6_addr, addr) != 0) return -1;
     p = ntohs(sa->sin6_port);
   } else if (ss->ss_family == AF_INET) {
     const struct sockaddr_in *sa = (const struct sockaddr_in *)ss;
-    if (inet_ntop(AF_INET, &sa->sin_addr, text, sizeof text) == NULL) return -1;
+    if (addr_text(env, c, AF_INET, &sa->sin_addr, addr) != 0) return -1;
     p = ntohs(sa->sin_port);
   } else {
     return -1;
   }
-  if (napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, addr) != napi_ok) return -1;
   return napi_create_int32(env, p, port) == napi_ok ? 0 : -1;
+}
+
+/* The packet-information control message of a received datagram. IPv4 gives the address as
+ * ipi_spec_dst: the destination when it was one of ours, else (a broadcast) the arrival
+ * interface's address, which is the one a reply can come from. A truncated or missing control
+ * leaves family 0: the reply then goes out with the kernel's choice, as before. */
+static void local_of(const struct msghdr *h, local_src *out) {
+  out->family = 0;
+  out->ifindex = 0;
+  if (h->msg_flags & MSG_CTRUNC) return;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+      struct in_pktinfo info;
+      memcpy(&info, CMSG_DATA(c), sizeof info);
+      out->family = AF_INET;
+      memcpy(out->addr, &info.ipi_spec_dst, 4);
+      out->ifindex = (uint32_t)info.ipi_ifindex;
+      return;
+    }
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+      struct in6_pktinfo info;
+      memcpy(&info, CMSG_DATA(c), sizeof info);
+      out->family = AF_INET6;
+      memcpy(out->addr, &info.ipi6_addr, 16);
+      out->ifindex = info.ipi6_ifindex;
+      return;
+    }
+  }
 }
 
 static void udp_drain(poll_reader *r, int status) {
@@ -165,11 +248,13 @@ static void udp_drain(poll_reader *r, int status) {
     return;
   }
 
-  /* Flat: [msg, address, port, msg, address, port, ...], one array per event. */
-  napi_value batch;
+  /* Flat: [msg, address, port, localAddress, localIfindex, msg, ...], one array per event;
+   * localAddress and localIfindex undefined when the kernel said nothing. */
+  napi_value batch, none;
   uint32_t count = 0;
   int err = 0;
-  if (napi_create_array(env, &batch) != napi_ok) return;
+  addr_text_cache remote_cache = {0}, local_cache = {0};
+  if (napi_create_array(env, &batch) != napi_ok || napi_get_undefined(env, &none) != napi_ok) return;
   for (int round = 0; round < MAX_BATCHES_PER_EVENT; round++) {
     for (int i = 0; i < SLOTS; i++) {
       st->iov[i].iov_base = st->slots[i];
@@ -179,6 +264,8 @@ static void udp_drain(poll_reader *r, int status) {
       st->msgs[i].msg_hdr.msg_iovlen = 1;
       st->msgs[i].msg_hdr.msg_name = &st->from[i];
       st->msgs[i].msg_hdr.msg_namelen = sizeof st->from[i];
+      st->msgs[i].msg_hdr.msg_control = st->ctrl[i].buf;
+      st->msgs[i].msg_hdr.msg_controllen = sizeof st->ctrl[i].buf;
     }
     int n = recvmmsg(r->fd, st->msgs, SLOTS, MSG_DONTWAIT, NULL);
     if (n < 0) {
@@ -191,14 +278,23 @@ static void udp_drain(poll_reader *r, int status) {
       break;
     }
     for (int i = 0; i < n; i++) {
-      napi_value msg, addr, port;
-      if (napi_create_buffer_copy(env, st->msgs[i].msg_len, st->slots[i], NULL, &msg) != napi_ok ||
-          addr_to_js(env, &st->from[i], &addr, &port) != 0 || napi_set_element(env, batch, count, msg) != napi_ok ||
-          napi_set_element(env, batch, count + 1, addr) != napi_ok ||
-          napi_set_element(env, batch, count + 2, port) != napi_ok) {
+      napi_value msg, addr, port, local = none, ifindex = none;
+      local_src src;
+      local_of(&st->msgs[i].msg_hdr, &src);
+      if (src.family != 0 && src.family == st->from[i].ss_family &&
+          (addr_text(env, &local_cache, src.family, src.addr, &local) != 0 ||
+           napi_create_uint32(env, src.ifindex, &ifindex) != napi_ok)) {
         continue;
       }
-      count += 3;
+      if (napi_create_buffer_copy(env, st->msgs[i].msg_len, st->slots[i], NULL, &msg) != napi_ok ||
+          peer_to_js(env, &remote_cache, &st->from[i], &addr, &port) != 0 ||
+          napi_set_element(env, batch, count, msg) != napi_ok || napi_set_element(env, batch, count + 1, addr) != napi_ok ||
+          napi_set_element(env, batch, count + 2, port) != napi_ok ||
+          napi_set_element(env, batch, count + 3, local) != napi_ok ||
+          napi_set_element(env, batch, count + 4, ifindex) != napi_ok) {
+        continue;
+      }
+      count += 5;
     }
     if (n < SLOTS) break;
   }
@@ -210,25 +306,61 @@ static napi_value js_udp_start_reading(napi_env env, napi_callback_info info) {
   return poll_reader_js_start(env, info, "udpStartReading", "wgmpls:UdpRead", udp_drain, sizeof(udp_read_state));
 }
 
-/* udpSend(fd4, fd6, address, port, msg) -> bytes sent | -errno. The socket is picked here by
- * the address's family (-1: none of that family, EAFNOSUPPORT), so the caller's per-packet code
- * does no string work. Not thrown: a full buffer or an unreachable network is a per-packet drop
- * the caller counts, as WireGuard does. */
+/* Names the source of one datagram in h's control buffer: 0, or -1 when `local` is not an
+ * address of `family`. IPv4 fixes only the address (ipi_spec_dst) and leaves the interface to
+ * the route, so a peer whose packets come in on one interface and whose route leaves by another
+ * is still answered (forcing the arrival interface would send on a link the peer may not be on).
+ * IPv6 also names the interface: a link-local source needs it as its scope, and for a global
+ * destination the kernel takes it only as a preference. */
+static int set_source(struct msghdr *h, ctrl_buf *ctrl, int family, const char *local, uint32_t ifindex) {
+  memset(ctrl, 0, sizeof *ctrl);
+  h->msg_control = ctrl->buf;
+  struct cmsghdr *c = (struct cmsghdr *)ctrl->buf;
+  if (family == AF_INET6) {
+    struct in6_pktinfo info = {.ipi6_ifindex = ifindex};
+    if (inet_pton(AF_INET6, local, &info.ipi6_addr) != 1) return -1;
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    memcpy(CMSG_DATA(c), &info, sizeof info);
+    h->msg_controllen = CMSG_SPACE(sizeof info);
+    return 0;
+  }
+  struct in_pktinfo info = {.ipi_ifindex = 0};
+  if (inet_pton(AF_INET, local, &info.ipi_spec_dst) != 1) return -1;
+  c->cmsg_level = IPPROTO_IP;
+  c->cmsg_type = IP_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof info);
+  memcpy(CMSG_DATA(c), &info, sizeof info);
+  h->msg_controllen = CMSG_SPACE(sizeof info);
+  return 0;
+}
+
+/* udpSend(fd4, fd6, address, port, msg, localAddress, localIfindex) -> bytes sent | -errno.
+ * The socket is picked here by the address's family (-1: none of that family, EAFNOSUPPORT), so
+ * the caller's per-packet code does no string work. localAddress '' lets the kernel choose the
+ * source; otherwise the datagram leaves from it (set_source), and a source that is gone comes
+ * back as -EINVAL (address removed) or -ENODEV (interface removed) for the caller to forget.
+ * Not thrown: a full buffer or an unreachable network is a per-packet drop the caller counts,
+ * as WireGuard does. */
 static napi_value js_udp_send(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 7;
+  napi_value argv[7];
   int32_t fd4, fd6, port;
-  char address[INET6_ADDRSTRLEN];
+  uint32_t ifindex;
+  char address[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
   void *data;
   size_t len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 5) {
-    throw_type(env, "udpSend(fd4, fd6, address, port, msg) needs five arguments");
+  if (argc < 7) {
+    throw_type(env, "udpSend(fd4, fd6, address, port, msg, localAddress, localIfindex) needs seven arguments");
     return NULL;
   }
   if (arg_int32(env, argv[0], "fd4", &fd4) != 0 || arg_int32(env, argv[1], "fd6", &fd6) != 0 ||
       arg_string(env, argv[2], "address", address, sizeof address) != 0 || arg_int32(env, argv[3], "port", &port) != 0 ||
-      arg_bytes(env, argv[4], "msg", &data, &len) != 0) {
+      arg_bytes(env, argv[4], "msg", &data, &len) != 0 ||
+      arg_string(env, argv[5], "localAddress", local, sizeof local) != 0 ||
+      arg_uint32(env, argv[6], "localIfindex", &ifindex) != 0) {
     return NULL;
   }
   struct sockaddr_storage ss;
@@ -238,11 +370,16 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
     n = -EINVAL;
   } else {
     int fd = ss.ss_family == AF_INET6 ? fd6 : fd4;
+    struct iovec iov = {.iov_base = data, .iov_len = len};
+    struct msghdr h = {.msg_name = &ss, .msg_namelen = sslen, .msg_iov = &iov, .msg_iovlen = 1};
+    ctrl_buf ctrl;
     if (fd < 0) {
       n = -EAFNOSUPPORT;
+    } else if (local[0] != '\0' && set_source(&h, &ctrl, ss.ss_family, local, ifindex) != 0) {
+      n = -EINVAL;
     } else {
       do {
-        n = sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sslen);
+        n = sendmsg(fd, &h, MSG_DONTWAIT);
       } while (n < 0 && errno == EINTR);
       if (n < 0) n = -errno;
     }
@@ -252,10 +389,32 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* udpSetMark(fd, mark): SO_MARK, what `wg set IF fwmark N` asks for, so that policy routing
+ * (wg-quick's `not fwmark` rule) can keep the tunnel's own datagrams out of the tunnel. 0
+ * clears it. Throws (EPERM without CAP_NET_ADMIN). */
+static napi_value js_udp_set_mark(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  uint32_t mark;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2) {
+    throw_type(env, "udpSetMark(fd, mark) needs two arguments");
+    return NULL;
+  }
+  if (arg_int32(env, argv[0], "fd", &fd) != 0 || arg_uint32(env, argv[1], "mark", &mark) != 0) return NULL;
+  if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) {
+    throw_errno(env, errno, "setsockopt(SO_MARK %u)", mark);
+    return NULL;
+  }
+  return NULL;
+}
+
 int udp_register(napi_env env, napi_value exports) {
   if (export_fn(env, exports, "udpOpen", js_udp_open) != 0 ||
       export_fn(env, exports, "udpStartReading", js_udp_start_reading) != 0 ||
-      export_fn(env, exports, "udpSend", js_udp_send) != 0 || export_fn(env, exports, "udpClose", js_close_fd) != 0) {
+      export_fn(env, exports, "udpSend", js_udp_send) != 0 || export_fn(env, exports, "udpSetMark", js_udp_set_mark) != 0 ||
+      export_fn(env, exports, "udpClose", js_close_fd) != 0) {
     return -1;
   }
   return 0;
