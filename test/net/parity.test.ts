@@ -5,7 +5,8 @@
 //   `wg show endpoints` stays what it was configured with, IPv4 and IPv6, for a second address
 //   on the same interface and for an address on another interface;
 // - when that address is removed, traffic goes on from another within a second.
-import { Netns, Tunnel, cleanupAll, genKeys, isRoot, keyFile, link, sleep, startTunnel, uapiStats, uniq } from './harness';
+import { join } from 'node:path';
+import { Netns, ROOT, Tunnel, cleanupAll, genKeys, isRoot, keyFile, link, run, sleep, startTunnel, uapiStats, uniq } from './harness';
 
 const d = isRoot() ? describe : describe.skip;
 jest.setTimeout(120_000);
@@ -232,5 +233,50 @@ d('sticky source: its address removed, traffic goes on from another (wgmpls; wir
     } finally {
       await stop(h);
     }
+  });
+});
+
+d('the underlay on its own (conn/udp.ts in a namespace of its own)', () => {
+  afterAll(cleanupAll);
+  const UDP = JSON.stringify(join(ROOT, 'dist', 'datapath', 'conn', 'udp.js'));
+
+  test('a send that fails for want of a route keeps the sticky source (IPv4 says ENETUNREACH for that and for a removed source alike)', async () => {
+    const ns = await Netns.create('u');
+    // Only lo: 203.0.113.1 has no route, from any source.
+    const out = await ns.must('node', [
+      '-e',
+      `const { UdpConn } = require(${UDP});
+       const c = new UdpConn();
+       let gone = 0;
+       c.attach({ handleUdp() {} }, () => gone++);
+       c.bind(0).then(() => {
+         const to = { address: '203.0.113.1', port: 9, localAddress: '127.0.0.1', localIfindex: 1 };
+         const sent = c.send(Buffer.from('x'), to);
+         console.log(JSON.stringify({ sent, local: to.localAddress ?? null, gone }));
+         c.close();
+       });`,
+    ]);
+    expect(JSON.parse(out)).toEqual({ sent: false, local: '127.0.0.1', gone: 0 });
+  });
+
+  test('without CAP_NET_ADMIN setting a mark is refused with EPERM as a UAPI error, and the sockets go on', async () => {
+    const r = await run('setpriv', [
+      '--bounding-set', '-net_admin,-net_raw', '--inh-caps', '-net_admin,-net_raw',
+      'node', '-e',
+      `const { UdpConn } = require(${UDP});
+       const c = new UdpConn('127.0.0.1');
+       const got = [];
+       c.attach({ handleUdp(m) { got.push(m.toString()); } });
+       c.bind(0).then(async (port) => {
+         let err = null;
+         try { c.setMark(51820); } catch (e) { err = { name: e.constructor.name, errno: e.errno }; }
+         c.send(Buffer.from('still'), { address: '127.0.0.1', port });
+         await new Promise((r) => setTimeout(r, 200));
+         console.log(JSON.stringify({ err, got }));
+         c.close();
+       });`,
+    ]);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ err: { name: 'UapiError', errno: 1 }, got: ['still'] });
   });
 });
