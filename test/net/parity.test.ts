@@ -202,6 +202,19 @@ for (const kind of ['wgmpls', 'wireguard-go'] as const) {
       expect(await pings(nsA, '10.99.0.2', 3)).toBe(3);
       expect(await endpointOf(b)).toBe(ep);
     });
+
+    test('`wg set ... endpoint` on A forgets the source: A speaks from the kernel\'s choice again, and B follows', async () => {
+      const { nsA, nsB, a, b, aPub, bPub } = h as NonNullable<typeof h>;
+      const given = await notKernelsChoice(nsA, 4);
+      await nsB.must('wg', ['set', b.ifname, 'peer', aPub, 'endpoint', `${given}:51820`]);
+      expect(await pings(nsB, '10.99.0.1', 3)).toBe(3);
+      expect(await endpointOf(b)).toBe(`${given}:51820`);
+      // The same endpoint A already had for B: only the source it kept changes.
+      expect(await endpointOf(a)).toBe('10.253.0.2:51820');
+      await nsA.must('wg', ['set', a.ifname, 'peer', bPub, 'endpoint', '10.253.0.2:51820']);
+      expect(await pings(nsA, '10.99.0.2', 3)).toBe(3);
+      expect(await endpointOf(b)).toBe(`${await kernelSource(nsA, '10.253.0.2')}:51820`);
+    });
   });
 }
 
