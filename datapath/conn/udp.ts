@@ -5,8 +5,11 @@ import { loadUdpAddon, type UdpAddon } from './native';
 
 // The underlay: one UDP port on IPv4 and IPv6 (two sockets, like wireguard-go's StdNetBind,
 // because a dual-stack socket would need IPv4-mapped addresses on every send). The sockets are
-// the native addon's, not node:dgram's: a send is one sendto(2) on the caller's stack and a
+// the native addon's, not node:dgram's: a send is one sendmsg(2) on the caller's stack and a
 // readable event is drained with recvmmsg(2) into one callback (see conn/native/udp.c for why).
+// Received endpoints carry the local address and interface they arrived at, and a send to such
+// an endpoint leaves from there (WireGuard's sticky source; the device keeps only endpoints
+// that authenticated).
 //
 // The per-packet methods are kept free of work whose machine code depends on what it is fed
 // (no string checks on the address, datagrams handed to a sink's method rather than to a
@@ -84,8 +87,8 @@ export class UdpConn {
       try {
         for (const fd of done) this.addon.udpSetMark(fd, this.mark);
       } catch {
-        // The one just refused is what the caller hears of; the old mark could not be restored
-        // on a socket that took the new one a moment ago only if the kernel changed its mind.
+        // Best effort: a socket that took a mark a moment ago takes the old one back; the
+        // refusal above is what the caller needs to hear of.
       }
       throw uapiErrorOf(err, `fwmark ${mark}`);
     }
