@@ -26,6 +26,11 @@ export interface LiveWarmUpOptions {
   log?: Log;
   rounds?: number;
   budgetMs?: number;
+  /**
+   * How long one packet may take before the next goes anyway (the warm-up must not stall on a
+   * lost one); a test that checks delivery, not speed, gives it all the time it needs.
+   */
+  roundWaitMs?: number;
 }
 
 /** Returns how many packets came out of the far stand-in (all of them, when it worked). */
@@ -67,7 +72,7 @@ export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
       const want = received + 1;
       const { from, pkt } = roundPacket(packets, i);
       addon.write(sides[from].farFd, piProto(pkt), pkt.subarray(PI_LEN));
-      const until = performance.now() + 50;
+      const until = performance.now() + (opts.roundWaitMs ?? 50);
       while (received < want && performance.now() < until) await new Promise((r) => setImmediate(r));
       // Nothing comes through (no loopback in a fresh namespace): not worth the wait.
       if (i === 1 && received === 0) break;
