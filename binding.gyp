@@ -10,9 +10,11 @@
         "datapath/native/module.c",
         "datapath/native/napi_util.c",
         "datapath/native/poll_reader.c",
+        "datapath/native/netns.c",
         "datapath/tun/native/tun.c",
         "datapath/conn/native/udp.c",
-        "datapath/crypto/native/aead.c"
+        "datapath/crypto/native/aead.c",
+        "datapath/netlink/native/netlink.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-O2"],

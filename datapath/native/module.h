@@ -7,5 +7,6 @@
 int tun_register(napi_env env, napi_value exports);
 int udp_register(napi_env env, napi_value exports);
 int aead_register(napi_env env, napi_value exports);
+int netlink_register(napi_env env, napi_value exports);
 
 #endif
