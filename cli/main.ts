@@ -4,7 +4,14 @@ import { isIP } from 'node:net';
 import { startDatapath } from '../datapath/run';
 import { createLog } from '../datapath/log';
 import { runInForeground } from './foreground';
-import { runIp, runIpInContainer, runSysctl } from './ip';
+import { ownNamespace, runIp, runIpInContainer, runSysctl } from './ip';
+import { LSR_MODES, LsrMode } from '../datapath/lsr/model';
+
+function lsrOption(value: string): LsrMode {
+  const mode = LSR_MODES.find((m) => m === value);
+  if (!mode) throw new InvalidArgumentError(`--lsr must be ${LSR_MODES.join(', ')}, got "${value}"`);
+  return mode;
+}
 import { registerPluginCommands } from './plugin';
 
 function intOption(name: string, min: number, max: number) {
@@ -48,13 +55,16 @@ program
   .allowUnknownOption()
   .passThroughOptions()
   .option('--container <name|id>', "work on this Docker container's namespace (run on the host), e.g. wgmpls ip --container r1 -f mpls route show")
+  .option('--lsr <mode>', 'who switches labels: kernel (netlink routes), userspace (the datapaths) or auto (kernel where the namespace has net.mpls.platform_labels)', lsrOption)
   .argument('[args...]', 'what you would give `ip`')
-  .action(async (args: string[], o: { container?: string }) => {
-    // Commander only sees it in front; later it would reach the route parser as a label or prefix.
-    if (args.some((a) => a === '--container' || a.startsWith('--container='))) {
-      program.error('error: wgmpls ip: --container must come before the ip arguments (wgmpls ip --container C -f mpls route show)');
+  .action(async (args: string[], o: { container?: string; lsr?: LsrMode }) => {
+    // Commander only sees them in front; later they would reach the route parser as a label or prefix.
+    for (const flag of ['--container', '--lsr']) {
+      if (args.some((a) => a === flag || a.startsWith(`${flag}=`))) {
+        program.error(`error: wgmpls ip: ${flag} must come before the ip arguments (wgmpls ip ${flag} ... -f mpls route show)`);
+      }
     }
-    const r = o.container !== undefined ? await runIpInContainer(o.container, args) : await runIp(args);
+    const r = o.container !== undefined ? await runIpInContainer(o.container, args, o.lsr) : await runIp(args, o.lsr ? { ...ownNamespace(), lsr: o.lsr } : undefined);
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);
     process.exitCode = r.code;

@@ -49,9 +49,11 @@ export function wireDevice(
       ipHook: (packet) => opts.lsr()?.lsr.handleIpFromStack(packet) ?? false,
       onMpls: (frame, multicast) => {
         // Up the TUN as it arrived, so `tcpdump -i <ifname>` shows the labels (a kernel without
-        // MPLS routing discards it there), then switched by the namespace's userspace LSR.
+        // MPLS routing discards it there), then switched by the namespace's userspace LSR,
+        // unless the namespace's kernel switches labels (it has the frame from the TUN).
         writeTun(multicast ? ETH_P_MPLS_MC : ETH_P_MPLS_UC, frame);
-        opts.lsr()?.lsr.handleFrame(Buffer.from(frame), multicast, tun.name);
+        const lsr = opts.lsr();
+        if (lsr && !lsr.kernelSwitches) lsr.lsr.handleFrame(Buffer.from(frame), multicast, tun.name);
       },
     },
   );

@@ -30,6 +30,12 @@ export class LsrEndpoint {
   /** The FTN prefixes whose kernel route (PREFIX dev <ifname>) we have put back since the link came up. */
   private steered = '';
   private wasUp = false;
+  /**
+   * The namespace's kernel switches its labels (table backend `kernel`): this endpoint only
+   * carries frames between the TUN and message types 5/6, never switches them itself (both
+   * switching would send each frame twice, docs/design.md section 7a).
+   */
+  kernelSwitches = false;
 
   constructor(
     ifname: string,
@@ -74,7 +80,9 @@ export class LsrEndpoint {
   reload(): void {
     try {
       this.table = readTable(this.dir);
-      this.lsr.load(this.table);
+      this.kernelSwitches = this.table.backend === 'kernel';
+      // With the kernel backend the routes are the kernel's; the userspace LSR keeps none.
+      this.lsr.load(this.kernelSwitches ? { ...this.table, mpls: [], ip: [] } : this.table);
       void this.addresses?.refresh();
     } catch (err) {
       this.log.error({ err: (err as Error).message, dir: this.dir }, 'cannot load label table; keeping the previous one');
@@ -88,7 +96,8 @@ export class LsrEndpoint {
   private steerPrefixes(): void {
     if (!this.addresses) return;
     const up = this.addresses.isUp(this.ifname);
-    const mine = this.table.ip.filter((r) => r.dev === this.ifname);
+    // Kernel backend: the FTN route is itself the kernel route (with its encapsulation).
+    const mine = this.kernelSwitches ? [] : this.table.ip.filter((r) => r.dev === this.ifname);
     const want = mine.map((r) => prefixToString(r.prefix)).join(' ');
     if (!up) {
       this.wasUp = false;

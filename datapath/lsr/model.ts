@@ -1,6 +1,6 @@
 // The label-switching router's tables, one per network namespace, shared by every datapath in
-// it. Same model for both backends (userspace LSR now; the kernel's via netlink where a
-// namespace has /proc/sys/net/mpls).
+// it. Same model for both backends (the datapaths' userspace LSR, or the kernel's af_mpls with
+// the routes installed by netlink, datapath/netlink/kernelRoutes.ts).
 import type { Prefix } from '../device/config';
 
 export type Family = 4 | 6;
@@ -56,10 +56,18 @@ export const defaultSettings: LsrSettings = Object.freeze({
   rfc4182: true,
 });
 
+/** Who switches the namespace's labels: the datapaths (userspace) or the kernel (af_mpls). */
+export type LsrBackend = 'userspace' | 'kernel';
+/** What a user asks for: `auto` is the kernel where the namespace has net.mpls.platform_labels. */
+export type LsrMode = LsrBackend | 'auto';
+export const LSR_MODES: readonly LsrMode[] = ['auto', 'kernel', 'userspace'];
+
 export interface LsrTable {
   mpls: MplsRoute[];
   ip: IpRoute[];
   settings: LsrSettings;
+  /** Chosen with the namespace's first route; absent: userspace (tables written before the kernel backend). */
+  backend?: LsrBackend;
 }
 
 export const MAX_LABEL = 0xfffff;

@@ -1,12 +1,15 @@
 // `ip` route commands and sysctls applied to a namespace's label-switching router: its
-// userspace label tables and the kernel routes that steer FTN prefixes into its TUNs.
-// Validates everything first; installs the kernel route before writing the table, and takes
-// it back if the table cannot be written. Works on any namespace (IpNamespace): the caller's
+// userspace label tables and the kernel routes that steer FTN prefixes into its TUNs; or, with
+// the kernel backend (docs/design.md section 4a), the routes themselves as kernel routes,
+// installed by netlink. The table file records the routes and the backend either way.
+// Validates everything first; changes the kernel before writing the table, and takes the
+// change back if the table cannot be written. Works on any namespace (IpNamespace): the caller's
 // own (`wgmpls ip` run inside it) or one reached by path (`wgmpls ip --container`, the plugin's
 // `wgmpls.routes` label), whose kernel routes then go in through nsenter. One code path for
 // all three, so they cannot drift.
 import { connect } from 'node:net';
-import { IpRoute, LsrTable, MplsRoute, RouteError } from './model';
+import { IpRoute, LsrBackend, LsrMode, LsrTable, MplsRoute, RouteError } from './model';
+import { KernelChange, KernelRouteError, applyKernelChanges, kernelHasMpls, prepareNamespace, revertKernelChanges } from '../netlink/kernelRoutes';
 import { endpointsIn, lsrDir, nsidOf, readTable, writeTable } from './store';
 import {
   IpCommand,
@@ -41,6 +44,8 @@ export interface IpNamespace {
    * TUN was renamed after its datapath had named its socket).
    */
   uapiSockets?: string[];
+  /** Which backend to use (wgmpls.lsr, `wgmpls ip --lsr`); default auto. */
+  lsr?: LsrMode;
 }
 
 /** The namespace this process runs in. */
@@ -115,6 +120,8 @@ interface Plan {
   steer?: { route: IpRoute; fresh: boolean };
   /** Kernel route to take out once the table is written. */
   unsteer?: IpRoute;
+  /** The route under this key before and after the command (the kernel backend's change). */
+  change: KernelChange;
 }
 
 /** Applies one modifying command to `table` in memory, or says why not (iproute2's words). */
@@ -128,7 +135,8 @@ function plan(cmd: IpCommand, table: LsrTable, known: ReadonlySet<string>): Plan
   if (cmd.verb === 'del') {
     if (at < 0) return { code: 2, stdout: '', stderr: 'RTNETLINK answers: No such process\n' };
     const [old] = list.splice(at, 1);
-    return isMplsRoute(old) ? {} : { unsteer: old };
+    const change = { before: old, after: null };
+    return isMplsRoute(old) ? { change } : { unsteer: old, change };
   }
   try {
     validateDevices(route, known);
@@ -138,15 +146,57 @@ function plan(cmd: IpCommand, table: LsrTable, known: ReadonlySet<string>): Plan
   }
   if (cmd.verb === 'add' && at >= 0) return { code: 2, stdout: '', stderr: 'RTNETLINK answers: File exists\n' };
   if (cmd.verb === 'change' && at < 0) return { code: 2, stdout: '', stderr: 'RTNETLINK answers: No such file or directory\n' };
+  const change = { before: at >= 0 ? list[at] : null, after: route };
   if (at >= 0) list[at] = route;
   else list.push(route);
-  return isMplsRoute(route) ? {} : { steer: { route, fresh: at < 0 } };
+  return isMplsRoute(route) ? { change } : { steer: { route, fresh: at < 0 }, change };
 }
 
 export interface BatchResult {
   result: IpResult;
   /** Index of the command that failed (the others were not applied either). */
   failed?: number;
+}
+
+/**
+ * The backend a command uses in a namespace: the one its table already has routes under (a
+ * namespace's routes live in one place), else what was asked, `auto` meaning the kernel where
+ * the namespace has MPLS routing. A RouteError when the request cannot be met.
+ */
+export function chooseBackend(ns: IpNamespace, table: LsrTable): LsrBackend {
+  const mode = ns.lsr ?? 'auto';
+  const current = table.mpls.length + table.ip.length > 0 ? (table.backend ?? 'userspace') : undefined;
+  if (current) {
+    if (mode !== 'auto' && mode !== current) {
+      throw new RouteError(`lsr ${mode}: this namespace's routes are switched by the ${current} LSR; flush them first (wgmpls ip route flush; wgmpls ip -f mpls route flush)`);
+    }
+    return current;
+  }
+  const kernel = kernelHasMpls(ns.netnsPath);
+  if (mode === 'kernel' && !kernel) throw new RouteError('lsr kernel: this namespace has no net.mpls.platform_labels (the kernel needs the mpls_router and mpls_iptunnel modules)');
+  if (mode === 'auto') return kernel ? 'kernel' : 'userspace';
+  return mode;
+}
+
+/** Kernel backend: the changes in the kernel (all or nothing), then the table written once. */
+function applyInKernel(ns: IpNamespace, dir: string, table: LsrTable, plans: readonly Plan[], known: readonly string[]): BatchResult {
+  const changes = plans.map((p) => p.change);
+  try {
+    prepareNamespace([...table.mpls, ...table.ip], known, ns.netnsPath);
+    applyKernelChanges(changes, ns.netnsPath);
+  } catch (err) {
+    const failed = err instanceof KernelRouteError ? changes.findIndex((c) => c.after === err.route || c.before === err.route) : undefined;
+    return { result: { code: 2, stdout: '', stderr: `${(err as Error).message}
+` }, failed: failed !== undefined && failed >= 0 ? failed : undefined };
+  }
+  try {
+    writeTable(dir, { ...table, backend: 'kernel' });
+  } catch (err) {
+    revertKernelChanges(changes, ns.netnsPath);
+    return { result: { code: 2, stdout: '', stderr: `cannot write ${dir}/table.json: ${(err as Error).message}
+` } };
+  }
+  return { result: { code: 0, stdout: '', stderr: '' } };
 }
 
 /**
@@ -158,13 +208,24 @@ export interface BatchResult {
 export async function applyIpCommands(ns: IpNamespace, cmds: readonly IpCommand[]): Promise<BatchResult> {
   const dir = lsrDir(ns.nsid);
   const table = readTable(dir);
-  const known = new Set(endpointsIn(dir));
+  let backend: LsrBackend;
+  try {
+    backend = chooseBackend(ns, table);
+  } catch (err) {
+    if (err instanceof RouteError) return { result: { code: 1, stdout: '', stderr: `${err.message}
+` } };
+    throw err;
+  }
+  const endpoints = endpointsIn(dir);
+  const known = new Set(endpoints);
   const plans: Plan[] = [];
   for (const [i, cmd] of cmds.entries()) {
     const p = plan(cmd, table, known);
     if (isResult(p)) return { result: p, failed: i };
     plans.push(p);
   }
+  if (backend === 'kernel') return applyInKernel(ns, dir, table, plans, endpoints);
+  table.backend = 'userspace';
   const added: IpRoute[] = [];
   const undo = async (): Promise<void> => {
     for (const r of added.reverse()) await kernelRoute(ns, 'del', r);
@@ -217,6 +278,17 @@ export async function runIp(argv: readonly string[], ns?: IpNamespace): Promise<
     const gone = [...table.mpls, ...table.ip].filter((r) => routeMatches(cmd, r));
     table.mpls = table.mpls.filter((r) => !gone.includes(r));
     table.ip = table.ip.filter((r) => !gone.includes(r));
+    if (table.backend === 'kernel') {
+      try {
+        applyKernelChanges(gone.map((r) => ({ before: r, after: null })), where.netnsPath);
+      } catch (err) {
+        if (err instanceof KernelRouteError) return { code: 2, stdout: '', stderr: `${err.message}
+` };
+        throw err;
+      }
+      writeTable(dir, table);
+      return { code: 0, stdout: '', stderr: '' };
+    }
     writeTable(dir, table);
     for (const r of gone) if (!isMplsRoute(r)) await kernelRoute(where, 'del', r);
     return { code: 0, stdout: '', stderr: '' };

@@ -19,7 +19,7 @@ import {
 import { loadTunAddon } from '../tun/native';
 import { join } from 'node:path';
 import { ipToString, parseIp, parsePrefix, prefixToString } from '../net/addr';
-import { IpRoute, LsrSettings, LsrTable, MplsRoute, NextHop, defaultSettings } from './model';
+import { IpRoute, LsrBackend, LsrSettings, LsrTable, MplsRoute, NextHop, defaultSettings } from './model';
 
 export const LSR_ROOT = process.env.WGMPLS_LSR_DIR ?? '/run/wgmpls/lsr';
 
@@ -49,6 +49,7 @@ interface StoredTable {
   mpls: { label: number; outLabels: number[]; via: StoredNextHop | null; dev: string }[];
   ip: { prefix: string; labels: number[]; via: StoredNextHop | null; dev: string }[];
   settings: LsrSettings;
+  backend?: LsrBackend;
 }
 
 const viaOut = (v: NextHop | null): StoredNextHop | null => (v ? { family: v.family, addr: ipToString(v.addr) } : null);
@@ -65,6 +66,7 @@ export function serialiseTable(t: LsrTable): string {
     mpls: t.mpls.map((r) => ({ label: r.label, outLabels: r.outLabels, via: viaOut(r.via), dev: r.dev })),
     ip: t.ip.map((r) => ({ prefix: prefixToString(r.prefix), labels: r.labels, via: viaOut(r.via), dev: r.dev })),
     settings: t.settings,
+    ...(t.backend ? { backend: t.backend } : {}),
   };
   return JSON.stringify(s, null, 1) + '\n';
 }
@@ -78,7 +80,8 @@ export function parseTable(text: string): LsrTable {
     if (!prefix) throw new Error(`bad prefix ${r.prefix} in table`);
     return { prefix, labels: r.labels, via: viaIn(r.via), dev: r.dev };
   });
-  return { mpls, ip, settings: { ...defaultSettings, ...s.settings } };
+  const backend = s.backend === 'kernel' || s.backend === 'userspace' ? s.backend : undefined;
+  return { mpls, ip, settings: { ...defaultSettings, ...s.settings }, ...(backend ? { backend } : {}) };
 }
 
 export function readTable(dir: string): LsrTable {

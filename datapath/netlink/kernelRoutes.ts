@@ -1,0 +1,114 @@
+// The kernel backend of a namespace's label-switching router: its routes installed as real
+// kernel routes by rtnetlink, all or nothing, plus the net.mpls sysctls they need.
+// docs/design.md section 4a.
+import type { IpRoute, MplsRoute } from '../lsr/model';
+import { formatRoute } from '../lsr/format';
+import { isMplsRoute } from '../lsr/command';
+import { netlinkAddon } from './native';
+import { Request } from './message';
+import { NetlinkError, readReply } from './reply';
+import { getLinkRequest, linkIndex } from './linkMessages';
+import { Verb, ipRouteRequest, mplsRouteRequest } from './routeMessages';
+
+type Route = MplsRoute | IpRoute;
+
+/** One route's change in the kernel: from `before` (absent: none) to `after` (absent: removed). */
+export interface KernelChange {
+  before: Route | null;
+  after: Route | null;
+}
+
+/** A route the kernel refused (or whose device is missing): which route, and the kernel's reason. */
+export class KernelRouteError extends Error {
+  constructor(
+    readonly route: Route,
+    readonly refusal: NetlinkError,
+    verb: Verb,
+  ) {
+    super(`kernel refused ${verb === 'del' ? 'to delete' : 'the route'} "${formatRoute(route).trim()}": ${refusal.message}`);
+    this.name = 'KernelRouteError';
+  }
+}
+
+/** Whether the namespace's kernel can switch labels (mpls_router loaded: net.mpls.platform_labels exists). */
+export function kernelHasMpls(netnsPath: string | undefined): boolean {
+  try {
+    netlinkAddon().procSys('mpls/platform_labels', undefined, netnsPath);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function transact(req: Request, netnsPath: string | undefined): ReturnType<typeof readReply> {
+  return readReply(req, netlinkAddon().netlinkTransact(req.bytes, netnsPath));
+}
+
+/** The interface index of `name` in the namespace; NetlinkError (ENODEV) if it has none. */
+export function ifIndex(name: string, netnsPath: string | undefined): number {
+  return linkIndex(transact(getLinkRequest(name), netnsPath));
+}
+
+function send(verb: Verb, route: Route, netnsPath: string | undefined): void {
+  try {
+    const oif = verb === 'del' ? 0 : ifIndex(route.dev, netnsPath);
+    transact(isMplsRoute(route) ? mplsRouteRequest(verb, route, oif) : ipRouteRequest(verb, route, oif), netnsPath);
+  } catch (err) {
+    if (err instanceof NetlinkError) throw new KernelRouteError(route, err, verb);
+    throw err;
+  }
+}
+
+/**
+ * What the routes need from the namespace before they can work: a label table large enough
+ * for every incoming label (platform_labels is only ever raised), and MPLS input on every
+ * interface labelled frames arrive on (the namespace's wgmpls TUNs).
+ */
+export function prepareNamespace(routes: readonly Route[], inputDevs: readonly string[], netnsPath: string | undefined): void {
+  const addon = netlinkAddon();
+  const need = Math.max(0, ...routes.filter(isMplsRoute).map((r) => r.label + 1));
+  const have = Number(addon.procSys('mpls/platform_labels', undefined, netnsPath).trim());
+  if (need > have) addon.procSys('mpls/platform_labels', String(need), netnsPath);
+  for (const dev of inputDevs) addon.procSys(`mpls/conf/${dev}/input`, '1', netnsPath);
+}
+
+/** Makes the change; a removal of a route the kernel no longer has counts as done. */
+function apply(c: KernelChange, netnsPath: string | undefined): void {
+  if (c.after) {
+    send('replace', c.after, netnsPath);
+  } else if (c.before) {
+    try {
+      send('del', c.before, netnsPath);
+    } catch (err) {
+      if (!(err instanceof KernelRouteError && err.refusal.code === 'ESRCH')) throw err;
+    }
+  }
+}
+
+/**
+ * Applies the changes in order, all or nothing: when the kernel refuses one, those already
+ * made are reverted (last first) and the refusal is thrown, naming the route and the reason.
+ */
+export function applyKernelChanges(changes: readonly KernelChange[], netnsPath: string | undefined): void {
+  const done: KernelChange[] = [];
+  try {
+    for (const c of changes) {
+      apply(c, netnsPath);
+      done.push(c);
+    }
+  } catch (err) {
+    revertKernelChanges(done, netnsPath);
+    throw err;
+  }
+}
+
+/** Puts back what applyKernelChanges did (best effort: the first refusal is what the user sees). */
+export function revertKernelChanges(done: readonly KernelChange[], netnsPath: string | undefined): void {
+  for (const c of [...done].reverse()) {
+    try {
+      apply({ before: c.after, after: c.before }, netnsPath);
+    } catch {
+      // Nothing better to do: the original error is reported.
+    }
+  }
+}
