@@ -7,7 +7,7 @@ import { isMplsRoute } from '../lsr/command';
 import { netlinkAddon } from './native';
 import { Request } from './message';
 import { NetlinkError, readReply } from './reply';
-import { getLinkRequest, linkIndex } from './linkMessages';
+import { LinkInfo, dumpLinksRequest, getLinkRequest, linkIndex, parseLinks } from './linkMessages';
 import { Verb, ipRouteRequest, mplsRouteRequest } from './routeMessages';
 
 type Route = MplsRoute | IpRoute;
@@ -47,6 +47,11 @@ function transact(req: Request, netnsPath: string | undefined): ReturnType<typeo
 /** The interface index of `name` in the namespace; NetlinkError (ENODEV) if it has none. */
 export function ifIndex(name: string, netnsPath: string | undefined): number {
   return linkIndex(transact(getLinkRequest(name), netnsPath));
+}
+
+/** Every link of the namespace with its index and whether it is up (`ip link show`). */
+export function listLinks(netnsPath: string | undefined): LinkInfo[] {
+  return parseLinks(transact(dumpLinksRequest(), netnsPath));
 }
 
 function send(verb: Verb, route: Route, netnsPath: string | undefined): void {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyIpCommands } from '../../datapath/lsr/namespaceRoutes';
-import { ipIn } from '../../datapath/sys/exec';
+import { listLinks } from '../../datapath/netlink/kernelRoutes';
 import { LSR_ROOT, nsidOf } from '../../datapath/lsr/store';
 import { RouteLine, RoutesLabelError, describeLine, devicesNamed } from './label';
 
@@ -18,15 +18,14 @@ export interface ApplyOptions {
   wanted?: () => boolean;
 }
 
-/** Interface name -> up, as `ip -o link` lists them in the namespace at `netnsPath`. */
-async function linksIn(netnsPath: string): Promise<Map<string, boolean>> {
-  const r = await ipIn(netnsPath, ['-o', 'link', 'show'], { timeoutMs: 5000 });
-  const links = new Map<string, boolean>();
-  if (r.code === 0) {
-    // "7: wgm0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1420 ..." (veths add "@ifN").
-    for (const m of r.stdout.matchAll(/^\d+: ([^:@\s]+)[^:]*: <([^>]*)>/gm)) links.set(m[1], m[2].split(',').includes('UP'));
+/** Interface name -> up, in the namespace at `netnsPath` (a netlink dump, as `ip link` makes). */
+function linksIn(netnsPath: string): Map<string, boolean> {
+  try {
+    return new Map(listLinks(netnsPath).map((l) => [l.name, l.up]));
+  } catch {
+    // The namespace went away while waiting: no links; the caller sees it gone.
+    return new Map();
   }
-  return links;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -37,7 +36,7 @@ async function waitForDevices(devices: readonly string[], nsid: string, netnsPat
   const end = Date.now() + opts.waitMs;
   for (;;) {
     const joined = devices.filter((d) => existsSync(join(dir, `${d}.sock`)));
-    const links = joined.length > 0 ? await linksIn(netnsPath) : new Map<string, boolean>();
+    const links = joined.length > 0 ? linksIn(netnsPath) : new Map<string, boolean>();
     const missing = devices.filter((d) => !joined.includes(d) || links.get(d) !== true);
     if (missing.length === 0 || Date.now() >= end || !existsSync(netnsPath) || opts.wanted?.() === false) return missing;
     await sleep(opts.pollMs ?? 100);

@@ -1,6 +1,6 @@
 import type { IpRoute, MplsRoute } from '../../datapath/lsr/model';
 import { ipRouteRequest, labelStack, mplsRouteRequest } from '../../datapath/netlink/routeMessages';
-import { getLinkRequest, linkIndex } from '../../datapath/netlink/linkMessages';
+import { dumpLinksRequest, getLinkRequest, linkIndex, parseLinks } from '../../datapath/netlink/linkMessages';
 import { NetlinkError, readReply } from '../../datapath/netlink/reply';
 import { attrAt } from '../../datapath/netlink/message';
 
@@ -124,5 +124,20 @@ describe('netlink replies', () => {
     const link = hex(`2c000000 1000 0000 ${le32(req.seq)} 00000000 00 00 fffe 09000000 91100100 00000000 0900 0300 77676d3000 000000`);
     const ack = hex(`24000000 0200 0001 ${le32(req.seq)} 00000000 00000000 ${req.bytes.subarray(0, 16).toString('hex')}`);
     expect(linkIndex(readReply(req, [link, ack]))).toBe(9);
+  });
+});
+
+describe('netlink link dump', () => {
+  test('RTM_GETLINK with NLM_F_DUMP, and each link with its name and IFF_UP', () => {
+    const req = dumpLinksRequest();
+    expect(req.bytes.toString('hex')).toBe(hex(`20000000 1200 0103 ${le32(req.seq)} 00000000 00 00 0000 00000000 00000000 00000000`).toString('hex'));
+    // lo (index 1, UP|LOOPBACK|RUNNING), wgm0 (index 9, down), then the end of the dump.
+    const lo = hex(`28000000 1000 0200 ${le32(req.seq)} 00000000 00 00 0403 01000000 49000100 00000000 0700 0300 6c6f00 00`);
+    const wgm0 = hex(`2c000000 1000 0200 ${le32(req.seq)} 00000000 00 00 fffe 09000000 90100000 00000000 0900 0300 77676d3000 000000`);
+    const done = hex(`14000000 0300 0200 ${le32(req.seq)} 00000000 00000000`);
+    expect(parseLinks(readReply(req, [Buffer.concat([lo, wgm0]), done]))).toEqual([
+      { index: 1, name: 'lo', up: true },
+      { index: 9, name: 'wgm0', up: false },
+    ]);
   });
 });
