@@ -106,7 +106,7 @@ export interface Tunnel {
 }
 
 /** Starts `wgmpls datapath` or `wireguard-go -f` in a namespace and waits for its UAPI socket. */
-export async function startTunnel(ns: Netns, kind: Tunnel['kind'], ifname: string, env: NodeJS.ProcessEnv = {}): Promise<Tunnel> {
+export async function startTunnel(ns: Netns, kind: Tunnel['kind'], ifname: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<Tunnel> {
   const fullEnv = { ...process.env, ...env, WG_PROCESS_FOREGROUND: '1' };
   const proc = kind === 'wgmpls' ? ns.spawn('node', [CLI, 'datapath', ifname], fullEnv) : ns.spawn('wireguard-go', ['-f', ifname], fullEnv);
   const logs: string[] = [];
@@ -114,7 +114,7 @@ export async function startTunnel(ns: Netns, kind: Tunnel['kind'], ifname: strin
   proc.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   const sock = `/var/run/wireguard/${ifname}.sock`;
-  await waitFor(`${kind} UAPI socket ${sock} (logs: ${logs.join('')})`, () => existsSync(sock) || proc.exitCode !== null, 15_000);
+  await waitFor(`${kind} UAPI socket ${sock} (logs: ${logs.join('')})`, () => existsSync(sock) || proc.exitCode !== null, timeoutMs);
   if (proc.exitCode !== null) throw new Error(`${kind} exited: ${logs.join('')}`);
   return {
     ns,

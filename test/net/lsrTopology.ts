@@ -29,7 +29,7 @@ export interface Topology {
 const pair = (i: number, j: number): string => `${Math.min(i, j)}${Math.max(i, j)}`;
 
 /** Nodes 1..n in a line. */
-export async function line(n: number, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Topology> {
+export async function line(n: number, opts: { env?: NodeJS.ProcessEnv; startTimeoutMs?: number } = {}): Promise<Topology> {
   const base = `m${uniq()}`;
   const nodes: Netns[] = [];
   for (let i = 1; i <= n; i++) {
@@ -48,7 +48,7 @@ export async function line(n: number, opts: { env?: NodeJS.ProcessEnv } = {}): P
     const keys = [await genKeys(), await genKeys()];
     const mk = async (me: number, other: number, k: number): Promise<LinkEnd> => {
       const ifname = `${base}${me}${other}`;
-      const tun = await startTunnel(node(me), 'wgmpls', ifname, opts.env);
+      const tun = await startTunnel(node(me), 'wgmpls', ifname, opts.env, opts.startTimeoutMs);
       return {
         node: me,
         ifname,
@@ -60,8 +60,15 @@ export async function line(n: number, opts: { env?: NodeJS.ProcessEnv } = {}): P
         tun,
       };
     };
-    const a = await mk(i, j, 0);
-    const b = await mk(j, i, 1);
+    // Both ends at once: a datapath's start is mostly CPU (loading, warm-up), and there are two.
+    // If one fails, the other is stopped: nothing outlives the test.
+    const started = await Promise.allSettled([mk(i, j, 0), mk(j, i, 1)]);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      for (const r of started) if (r.status === 'fulfilled') await r.value.tun.stop();
+      throw failed.reason;
+    }
+    const [a, b] = started.map((r) => (r as PromiseFulfilledResult<LinkEnd>).value);
     ends.set(`${i}-${j}`, a);
     ends.set(`${j}-${i}`, b);
     for (const [me, other, k] of [
