@@ -1,6 +1,7 @@
 // "unit" needs nothing but Node; "net" needs root, network namespaces, TUN, wireguard-go and
 // the built addon; "docker" also needs a running dockerd (scripts/docker-up.sh) and the lab
-// image (lab/images/build.sh). CI runs all three.
+// image (lab/images/build.sh); "vm" boots Debian's kernel under qemu and runs the kernel-mode
+// and kernel-WireGuard scenarios inside it (test/vm/). CI runs all four.
 const common = {
   preset: 'ts-jest',
   testEnvironment: 'node',
@@ -11,5 +12,6 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'net', testMatch: ['<rootDir>/test/net/**/*.test.ts'] },
     { ...common, displayName: 'docker', testMatch: ['<rootDir>/test/docker/**/*.test.ts'] },
+    { ...common, displayName: 'vm', testMatch: ['<rootDir>/test/vm/**/*.test.ts'] },
   ],
 };
