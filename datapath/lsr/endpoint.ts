@@ -7,11 +7,13 @@ import { FSWatcher, watch } from 'node:fs';
 import type { Device } from '../device/device';
 import { ipIn } from '../sys/exec';
 import { prefixToString } from '../net/addr';
+import { formatRoute } from './format';
 import type { Log } from '../log';
 import { AddressBook } from './addresses';
 import { Egress, Lsr, LsrDrop } from './forwarder';
 import { LsrTable } from './model';
 import { Siblings } from './siblings';
+import { applyKernelChanges, prepareNamespace } from '../netlink/kernelRoutes';
 import { emptyTable, lsrDir, nsidOf, readTable } from './store';
 
 export class LsrEndpoint {
@@ -90,15 +92,16 @@ export class LsrEndpoint {
   }
 
   /**
-   * The kernel routes that hand FTN prefixes to this TUN disappear with the TUN. When the link
-   * (re)appears up, or the table changes, put back those that name this device.
+   * The kernel routes that hand FTN prefixes to this TUN (with the kernel backend: all the
+   * routes through it) disappear with the TUN. When the link (re)appears up, or the table
+   * changes, put back those that name this device.
    */
   private steerPrefixes(): void {
     if (!this.addresses) return;
     const up = this.addresses.isUp(this.ifname);
-    // Kernel backend: the FTN route is itself the kernel route (with its encapsulation).
-    const mine = this.kernelSwitches ? [] : this.table.ip.filter((r) => r.dev === this.ifname);
-    const want = mine.map((r) => prefixToString(r.prefix)).join(' ');
+    // Kernel backend: every route through this interface (restoreKernelRoutes).
+    const mine = this.kernelSwitches ? [...this.table.mpls, ...this.table.ip].filter((r) => r.dev === this.ifname) : this.table.ip.filter((r) => r.dev === this.ifname);
+    const want = mine.map((r) => formatRoute(r)).join('\n');
     if (!up) {
       this.wasUp = false;
       return;
@@ -106,11 +109,26 @@ export class LsrEndpoint {
     if (this.wasUp && want === this.steered) return;
     this.wasUp = true;
     this.steered = want;
-    for (const r of mine) {
+    if (this.kernelSwitches) return this.restoreKernelRoutes();
+    for (const r of this.table.ip.filter((x) => x.dev === this.ifname)) {
       const args = [r.prefix.addr.length === 4 ? '-4' : '-6', 'route', 'replace', prefixToString(r.prefix), 'dev', this.ifname];
       void ipIn(this.netnsPath, args, { timeoutMs: 5000 }).then((res) => {
         if (res.code !== 0) this.log.warn({ prefix: prefixToString(r.prefix), dev: this.ifname }, 'cannot install the kernel route for an MPLS prefix');
       });
+    }
+  }
+
+  /**
+   * Kernel backend: a (re)created TUN needs MPLS input, and the kernel dropped every route
+   * through its predecessor with it; put back those of the table that name this interface.
+   */
+  private restoreKernelRoutes(): void {
+    const mine = [...this.table.mpls, ...this.table.ip].filter((r) => r.dev === this.ifname);
+    try {
+      prepareNamespace(mine, [this.ifname], this.netnsPath);
+      applyKernelChanges(mine.map((r) => ({ before: null, after: r })), this.netnsPath);
+    } catch (err) {
+      this.log.warn({ dev: this.ifname, err: (err as Error).message }, 'cannot restore the kernel routes through this interface');
     }
   }
 
