@@ -45,6 +45,10 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
     driver: basename(paths.socket, '.sock'),
     ours: (ids) => ids.some((id) => store.endpoint(id) !== undefined),
     endpointRoutes: (id) => store.endpoint(id)?.routes,
+    endpointLsr: (id) => {
+      const ep = store.endpoint(id);
+      return ep ? store.network(ep.networkId)?.lsr : undefined;
+    },
     log,
   });
   routes.start();

@@ -6,7 +6,8 @@ import Docker from 'dockerode';
 import { pluginPaths } from './config';
 import { dockerNames } from './docker/names';
 import { isAlive } from './datapaths/process';
-import { routeLines } from './datapaths/tables';
+import { lsrBackend, routeLines } from './datapaths/tables';
+import type { LsrBackend } from '../datapath/lsr/model';
 import { DeviceStatus, UapiClient, uapiSocketPath } from './datapaths/uapiClient';
 import { ROUTES_LABEL } from './routes/label';
 import { RouteStatus, readRouteStatus } from './routes/status';
@@ -44,6 +45,8 @@ export interface EndpointView {
   datapath: { pid: number | null; running: boolean; error?: string };
   /** The container's MPLS and FTN routes (its namespace's label table), as `ip` prints them. */
   routes: string[];
+  /** Who switches the container's labels: its table's backend (null: no routes yet, or not in a container). */
+  lsr: LsrBackend | null;
   peers: PeerView[];
 }
 
@@ -79,6 +82,7 @@ async function endpointView(ep: EndpointState, all: readonly EndpointState[], co
     port: ep.port,
     datapath: { pid: ep.datapath?.pid ?? null, running },
     routes: routeLines(ep.nsid, ep.table),
+    lsr: lsrBackend(ep.nsid),
     peers: [],
   };
   if (!running) return view;
@@ -174,6 +178,7 @@ export function formatShow(networks: readonly NetworkView[], now = Date.now() / 
       lines.push(`    listening port: ${e.port}`);
       const dp = e.datapath.running ? `pid ${e.datapath.pid}, running` : `not running${e.datapath.pid ? ` (was pid ${e.datapath.pid})` : ''}`;
       lines.push(`    datapath: ${dp}${e.datapath.error ? `, UAPI: ${e.datapath.error}` : ''}`);
+      if (e.lsr) lines.push(`    label switching: ${e.lsr === 'kernel' ? "the container's kernel (routes installed by netlink)" : 'userspace (the datapaths)'}`);
       if (e.routes.length > 0) lines.push('    routes:', ...e.routes.map((r) => `      ${r}`));
       for (const p of e.peers) {
         const who = p.endpointId ? `endpoint ${short(p.endpointId)}${p.container ? `, ${p.container}` : ''}` : 'not a wgmpls endpoint';
@@ -197,7 +202,8 @@ export function formatShow(networks: readonly NetworkView[], now = Date.now() / 
 export function formatRouteStatus(routes: readonly RouteStatus[]): string {
   return routes
     .map((r) => {
-      const what = r.error === undefined ? `${r.routes} route${r.routes === 1 ? '' : 's'} applied` : `refused, nothing installed: ${r.error}`;
+      const by = r.lsr ? ` (${r.lsr} LSR)` : '';
+      const what = r.error === undefined ? `${r.routes} route${r.routes === 1 ? '' : 's'} applied${by}` : `refused, nothing installed: ${r.error}`;
       return `container ${r.name} (${short(r.containerId)}): ${ROUTES_LABEL}: ${what}\n`;
     })
     .join('');

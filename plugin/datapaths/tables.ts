@@ -5,7 +5,7 @@
 // into the new namespace's table once the container's interfaces are back.
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { IpRoute, LsrSettings, LsrTable, MplsRoute, defaultSettings } from '../../datapath/lsr/model';
+import { IpRoute, LsrBackend, LsrSettings, LsrTable, MplsRoute, defaultSettings } from '../../datapath/lsr/model';
 import {
   LSR_ROOT,
   lsrDir,
@@ -127,4 +127,16 @@ export function routeLines(nsid: string | undefined, copy: string | undefined): 
     return [];
   }
   return [...t.mpls, ...t.ip].map((r) => formatRoute(r).replace(/\s+/g, ' ').trim());
+}
+
+/** Who switches the labels of the namespace `nsid`: its table's backend, null when it has no routes. */
+export function lsrBackend(nsid: string | undefined): LsrBackend | null {
+  const text = nsid ? readTableText(nsid) : undefined;
+  if (text === undefined) return null;
+  try {
+    const t = parseTable(text);
+    return t.mpls.length + t.ip.length > 0 ? (t.backend ?? 'userspace') : null;
+  } catch {
+    return null;
+  }
 }

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { DriverError } from '../api/errors';
 import { MPLS_PEER_MODES, MplsPeerMode } from '../state/types';
+import { LSR_MODES, LsrMode } from '../../datapath/lsr/model';
 
 export interface NetworkOptions {
   mtu: number;
@@ -13,11 +14,13 @@ export interface NetworkOptions {
   portBase: number | null;
   /** Give containers a default route through this network's TUN (IPv4, and IPv6 if it has it). */
   defaultRoute: boolean;
+  /** Who switches labels in its containers (docs/design.md section 4a): kernel, userspace, or auto. */
+  lsr: LsrMode;
 }
 
-export const DEFAULTS: NetworkOptions = { mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false };
+export const DEFAULTS: NetworkOptions = { mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false, lsr: 'auto' };
 
-const KNOWN = ['wgmpls.mtu', 'wgmpls.underlay', 'wgmpls.mpls-peers', 'wgmpls.port-base', 'wgmpls.default-route'] as const;
+const KNOWN = ['wgmpls.mtu', 'wgmpls.underlay', 'wgmpls.mpls-peers', 'wgmpls.port-base', 'wgmpls.default-route', 'wgmpls.lsr'] as const;
 
 function intOption(key: string, value: string, min: number, max: number): number {
   const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
@@ -66,6 +69,12 @@ export function parseNetworkOptions(generic: Readonly<Record<string, string>>): 
         if (!['true', 'false', '1', '0'].includes(value)) throw new DriverError(`wgmpls.default-route must be true or false, got "${value}"`);
         o.defaultRoute = value === 'true' || value === '1';
         break;
+      case 'wgmpls.lsr': {
+        const mode = LSR_MODES.find((m) => m === value);
+        if (!mode) throw new DriverError(`wgmpls.lsr must be ${LSR_MODES.join(', ')}, got "${value}"`);
+        o.lsr = mode;
+        break;
+      }
       default:
         throw new DriverError(`unknown option ${key} (the wgmpls driver knows ${KNOWN.join(', ')})`);
     }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyIpCommands } from '../../datapath/lsr/namespaceRoutes';
 import { listLinks } from '../../datapath/netlink/kernelRoutes';
+import type { LsrMode } from '../../datapath/lsr/model';
 import { LSR_ROOT, nsidOf } from '../../datapath/lsr/store';
 import { RouteLine, RoutesLabelError, describeLine, devicesNamed } from './label';
 
@@ -16,6 +17,8 @@ export interface ApplyOptions {
   pollMs?: number;
   /** False once waiting is pointless (the plugin stops, the container died). */
   wanted?: () => boolean;
+  /** Who switches the labels (the networks' wgmpls.lsr); default auto. */
+  lsr?: LsrMode;
 }
 
 /** Interface name -> up, in the namespace at `netnsPath` (a netlink dump, as `ip link` makes). */
@@ -55,7 +58,7 @@ export async function applyRoutes(lines: readonly RouteLine[], netnsPath: string
       `${where}Cannot find device "${missing[0]}" (${missing.join(', ')} not up in the container after ${Math.round(opts.waitMs / 1000)} s: is it on that many wgmpls networks?)`,
     );
   }
-  const { result, failed } = await applyIpCommands({ nsid, netnsPath }, lines.map((l) => l.cmd));
+  const { result, failed } = await applyIpCommands({ nsid, netnsPath, lsr: opts.lsr }, lines.map((l) => l.cmd));
   if (result.code !== 0) {
     const line = failed !== undefined ? lines[failed] : undefined;
     const where = line ? `${describeLine(line.n, line.text)}: ` : '';

@@ -16,6 +16,8 @@ const RouteStatusSchema = z.object({
   routes: z.number().int(),
   /** Why nothing was installed; absent when the label was applied. */
   error: z.string().optional(),
+  /** Who switches the container's labels after applying: the kernel or the datapaths. */
+  lsr: z.enum(['kernel', 'userspace']).optional(),
   at: z.string(),
 });
 export type RouteStatus = z.infer<typeof RouteStatusSchema>;

@@ -10,7 +10,9 @@ import type { Log } from '../../datapath/log';
 import type { DockerEvents, NetworkEvent } from '../docker/events';
 import { applyRoutes } from './apply';
 import { ContainerInfo, dockerClient, inspectContainer, namespacePath } from './container';
-import { ROUTES_LABEL, parseRoutesLabel } from './label';
+import { ROUTES_LABEL, RoutesLabelError, parseRoutesLabel } from './label';
+import type { LsrBackend, LsrMode } from '../../datapath/lsr/model';
+import { lsrDir, nsidOf, readTable } from '../../datapath/lsr/store';
 import { pruneRouteStatus, recordRouteStatus } from './status';
 
 const short = (id: string): string => id.slice(0, 12);
@@ -22,11 +24,29 @@ export interface ContainerRoutesOptions {
   driver: string;
   /** An endpoint's `--driver-opt wgmpls.routes`, if it has one (applied with the label's lines). */
   endpointRoutes?: (endpointId: string) => string | undefined;
+  /** The wgmpls.lsr option of an endpoint's network (auto when unknown). */
+  endpointLsr?: (endpointId: string) => LsrMode | undefined;
   /** Whether any of these endpoints is ours: only containers on our networks have our interfaces. */
   ours: (endpointIds: readonly string[]) => boolean;
   log: Log;
   /** How long a route may wait for the interface it names (Docker plumbs it after Join). */
   waitMs?: number;
+}
+
+/** One mode for a container's namespace from its networks' wgmpls.lsr: explicit ones must agree. */
+export function lsrModeOf(modes: readonly (LsrMode | undefined)[]): LsrMode {
+  const explicit = [...new Set(modes.filter((m): m is LsrMode => m !== undefined && m !== 'auto'))];
+  if (explicit.length > 1) throw new RoutesLabelError(`the container's wgmpls networks ask for different label switching (wgmpls.lsr ${explicit.join(' and ')}); a namespace has one`);
+  return explicit[0] ?? 'auto';
+}
+
+/** Who switches the namespace's labels now, as its table says. */
+function backendOf(netnsPath: string): LsrBackend | undefined {
+  try {
+    return readTable(lsrDir(nsidOf(netnsPath))).backend;
+  } catch {
+    return undefined;
+  }
 }
 
 export class ContainerRoutes {
@@ -154,10 +174,12 @@ export class ContainerRoutes {
     let path = '';
     try {
       const lines = parseRoutesLabel(label);
+      const lsr = lsrModeOf(c.endpointIds.map((id) => this.opts.endpointLsr?.(id)));
       path = namespacePath(c);
-      await applyRoutes(lines, path, { waitMs: this.opts.waitMs ?? 10_000, wanted: () => !this.stopped && !this.dead.has(containerId) });
-      this.log.info({ container, id: short(c.id), routes: lines.length }, `${ROUTES_LABEL} applied`);
-      this.safely(() => recordRouteStatus(this.opts.stateDir, { containerId: c.id, name: container, routes: lines.length, at: new Date().toISOString() }));
+      await applyRoutes(lines, path, { waitMs: this.opts.waitMs ?? 10_000, wanted: () => !this.stopped && !this.dead.has(containerId), lsr });
+      const backend = backendOf(path);
+      this.log.info({ container, id: short(c.id), routes: lines.length, lsr: backend }, `${ROUTES_LABEL} applied`);
+      this.safely(() => recordRouteStatus(this.opts.stateDir, { containerId: c.id, name: container, routes: lines.length, lsr: backend, at: new Date().toISOString() }));
     } catch (err) {
       const message = (err as Error).message;
       if (this.stopped || this.dead.has(containerId) || (path !== '' && !existsSync(path))) {

@@ -22,6 +22,8 @@ export const NetworkStateSchema = z.object({
   portBase: z.number().int().nullable(),
   /** Containers get a default route through this network's TUN (state written before it existed: off). */
   defaultRoute: z.boolean().default(false),
+  /** Who switches the labels of its containers' routes (state written before it existed: auto). */
+  lsr: z.enum(['auto', 'kernel', 'userspace']).default('auto'),
   ipv4: z.array(IpamDataSchema),
   ipv6: z.array(IpamDataSchema),
   createdAt: z.string(),

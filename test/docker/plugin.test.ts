@@ -43,6 +43,7 @@ const netState = (over: Partial<NetworkState> = {}): NetworkState => ({
   mplsPeers: 'any',
   portBase: null,
   defaultRoute: false,
+  lsr: 'auto',
   ipv4: [],
   ipv6: [],
   createdAt: '2020-01-01T00:00:00.000Z',
@@ -63,14 +64,16 @@ const epState = (i: number, over: Partial<EndpointState> = {}): EndpointState =>
 
 describe('plugin logic (no Docker needed)', () => {
   test('network options: defaults, bounds and unknown keys named; Docker keys ignored', () => {
-    expect(parseNetworkOptions({})).toEqual({ mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false });
-    expect(parseNetworkOptions({ 'wgmpls.mtu': '9000', 'wgmpls.mpls-peers': 'seed', 'wgmpls.port-base': '40000', 'com.docker.network.bridge.name': 'x', 'wgmpls.underlay': '::1', 'wgmpls.default-route': 'true' })).toEqual({
+    expect(parseNetworkOptions({})).toEqual({ mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false, lsr: 'auto' });
+    expect(parseNetworkOptions({ 'wgmpls.mtu': '9000', 'wgmpls.mpls-peers': 'seed', 'wgmpls.port-base': '40000', 'com.docker.network.bridge.name': 'x', 'wgmpls.underlay': '::1', 'wgmpls.default-route': 'true', 'wgmpls.lsr': 'kernel' })).toEqual({
       mtu: 9000,
       underlay: '::1',
       mplsPeers: 'seed',
       portBase: 40000,
       defaultRoute: true,
+      lsr: 'kernel',
     });
+    expect(() => parseNetworkOptions({ 'wgmpls.lsr': 'hardware' })).toThrow('wgmpls.lsr must be auto, kernel, userspace, got "hardware"');
     expect(() => parseNetworkOptions({ 'wgmpls.mtu': '575' })).toThrow(/wgmpls\.mtu must be an integer from 576 to 65535/);
     expect(() => parseNetworkOptions({ 'wgmpls.mtu': '1e3' })).toThrow(DriverError);
     expect(() => parseNetworkOptions({ 'wgmpls.mpls-peers': 'all' })).toThrow(/seed or any/);
