@@ -67,7 +67,12 @@ function which(cmd: string): string {
 
 /** The shared libraries `ldd` says a program needs (the loader included). */
 function libraries(program: string): string[] {
-  const out = execFileSync('ldd', [program], { encoding: 'utf8' });
+  let out: string;
+  try {
+    out = execFileSync('ldd', [program], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch {
+    return []; // "not a dynamic executable" (busybox-static): nothing to copy
+  }
   return [...out.matchAll(/(\/\S+) \(0x/g)].map((m) => m[1]);
 }
 
@@ -129,7 +134,9 @@ poweroff -f
 export function buildImage(project: string, root: string, kernel: Kernel, guestFiles: readonly string[]): string {
   for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'run', 'etc', 'var', 'modules']) mkdirSync(join(root, d), { recursive: true });
   symlinkSync('/run', join(root, 'var', 'run'));
+  // Debian's busybox is dynamically linked, busybox-static is not: the libraries either way.
   copyInto(root, which('busybox'), '/bin/busybox');
+  for (const lib of libraries(which('busybox'))) copyInto(root, lib);
   for (const a of APPLETS) symlinkSync('busybox', join(root, 'bin', a));
   for (const p of PROGRAMS) {
     const path = which(p);
