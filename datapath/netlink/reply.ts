@@ -28,7 +28,7 @@ export class NetlinkError extends Error {
 
 const names = new Map<number, string>(Object.entries(os.errno).map(([k, v]) => [v, k]));
 
-export function errnoName(errno: number): string {
+function errnoName(errno: number): string {
   return names.get(errno) ?? `errno ${errno}`;
 }
 
@@ -46,7 +46,7 @@ const TEXT: Record<string, string> = {
   ERANGE: 'Numerical result out of range',
 };
 
-export function errnoText(errno: number): string {
+function errnoText(errno: number): string {
   const name = errnoName(errno);
   return TEXT[name] ?? name;
 }

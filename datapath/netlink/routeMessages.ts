@@ -10,9 +10,9 @@ import { FlagsNew, Flags, rt } from 'netlink';
 import type { IpRoute, MplsRoute, NextHop } from '../lsr/model';
 import { Attr, Request, buildRequest, u16, u32 } from './message';
 
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const AF_MPLS = 28;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const AF_MPLS = 28;
 
 // Route attributes (linux/rtnetlink.h) and the MPLS lightweight tunnel's (linux/lwtunnel.h,
 // linux/mpls_iptunnel.h).
@@ -39,7 +39,7 @@ export function labelStack(labels: readonly number[]): Buffer {
 }
 
 /** struct rtvia: the next hop's family (u16, host order) and its address. */
-export function rtvia(nh: NextHop): Buffer {
+function rtvia(nh: NextHop): Buffer {
   return Buffer.concat([u16(nh.family === 4 ? AF_INET : AF_INET6), Buffer.from(nh.addr)]);
 }
 
