@@ -2,7 +2,7 @@
 // with assertions: real namespaces, real ping/traceroute/tcpdump, no Docker.
 import { join } from 'node:path';
 import { CLI, ROOT, capture, cleanupAll, isRoot, uapiStats as stats, waitFor } from './harness';
-import { Topology, line } from './lsrTopology';
+import { Topology, line, seedRouterRoutes } from './lsrTopology';
 import { lse } from '../packets';
 
 const d = isRoot() ? describe : describe.skip;
@@ -57,24 +57,7 @@ d('label switching: the seed scenarios', () => {
     let t: Topology;
     beforeAll(async () => {
       t = await line(6);
-      const e = (i: number, j: number): ReturnType<Topology['end']> => t.end(i, j);
-      // Plain IP at the ends: 1 -> 2 and 6 -> 5.
-      await t.nodes[0].ip('route', 'add', '10.0.56.0/24', 'via', e(2, 1).v4, 'dev', e(1, 2).ifname);
-      await t.nodes[0].ip('-6', 'route', 'add', 'fd00:56::/64', 'via', e(2, 1).v6, 'dev', e(1, 2).ifname);
-      await t.nodes[5].ip('route', 'add', '10.0.12.0/24', 'via', e(5, 6).v4, 'dev', e(6, 5).ifname);
-      await t.nodes[5].ip('-6', 'route', 'add', 'fd00:12::/64', 'via', e(5, 6).v6, 'dev', e(6, 5).ifname);
-      // 2 pushes 101, 3 swaps to 102, 4 swaps to 103, 5 pops towards 6.
-      await t.wgmplsIp(2, `route add 10.0.56.0/24 encap mpls 101 via ${e(3, 2).v4} dev ${e(2, 3).ifname}`);
-      await t.wgmplsIp(2, `-6 route add fd00:56::/64 encap mpls 101 via ${e(3, 2).v6} dev ${e(2, 3).ifname}`);
-      await t.wgmplsIp(3, `-f mpls route add 101 as 102 via inet ${e(4, 3).v4} dev ${e(3, 4).ifname}`);
-      await t.wgmplsIp(4, `-f mpls route add 102 as 103 via inet ${e(5, 4).v4} dev ${e(4, 5).ifname}`);
-      await t.wgmplsIp(5, `-f mpls route add 103 via inet ${e(6, 5).v4} dev ${e(5, 6).ifname}`);
-      // and back: 5 pushes 201, 4 swaps to 202, 3 swaps to 203, 2 pops towards 1.
-      await t.wgmplsIp(5, `route add 10.0.12.0/24 encap mpls 201 via ${e(4, 5).v4} dev ${e(5, 4).ifname}`);
-      await t.wgmplsIp(5, `-6 route add fd00:12::/64 encap mpls 201 via ${e(4, 5).v6} dev ${e(5, 4).ifname}`);
-      await t.wgmplsIp(4, `-f mpls route add 201 as 202 via inet ${e(3, 4).v4} dev ${e(4, 3).ifname}`);
-      await t.wgmplsIp(3, `-f mpls route add 202 as 203 via inet ${e(2, 3).v4} dev ${e(3, 2).ifname}`);
-      await t.wgmplsIp(2, `-f mpls route add 203 via inet ${e(1, 2).v4} dev ${e(2, 1).ifname}`);
+      await seedRouterRoutes(t);
     });
     afterAll(async () => {
       if (t) await t.stop();

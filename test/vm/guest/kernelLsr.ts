@@ -4,7 +4,7 @@
 // kernel routes, the kernel switches, the datapaths only carry frames. Then the plugin's own
 // route path (plugin/routes/apply.ts) with a batch the kernel refuses.
 import { cleanupAll, uapiStats } from '../../net/harness';
-import { Topology, line } from '../../net/lsrTopology';
+import { Topology, line, seedRouterRoutes } from '../../net/lsrTopology';
 import { applyRoutes } from '../../../plugin/routes/apply';
 import { parseRoutesLabel } from '../../../plugin/routes/label';
 import { runIp } from '../../../datapath/lsr/namespaceRoutes';
@@ -50,20 +50,7 @@ async function router(): Promise<void> {
   await scenario('router (kernel LSR): wgmpls ip installs real kernel routes by netlink', async () => {
     t = await line(6, { startTimeoutMs: START_MS });
     const { cli } = inProcess(t);
-    await t.nodes[0].ip('route', 'add', '10.0.56.0/24', 'via', e(2, 1).v4, 'dev', e(1, 2).ifname);
-    await t.nodes[0].ip('-6', 'route', 'add', 'fd00:56::/64', 'via', e(2, 1).v6, 'dev', e(1, 2).ifname);
-    await t.nodes[5].ip('route', 'add', '10.0.12.0/24', 'via', e(5, 6).v4, 'dev', e(6, 5).ifname);
-    await t.nodes[5].ip('-6', 'route', 'add', 'fd00:12::/64', 'via', e(5, 6).v6, 'dev', e(6, 5).ifname);
-    await t.wgmplsIp(2, `route add 10.0.56.0/24 encap mpls 101 via ${e(3, 2).v4} dev ${e(2, 3).ifname}`);
-    await t.wgmplsIp(2, `-6 route add fd00:56::/64 encap mpls 101 via ${e(3, 2).v6} dev ${e(2, 3).ifname}`);
-    await t.wgmplsIp(3, `-f mpls route add 101 as 102 via inet ${e(4, 3).v4} dev ${e(3, 4).ifname}`);
-    await t.wgmplsIp(4, `-f mpls route add 102 as 103 via inet ${e(5, 4).v4} dev ${e(4, 5).ifname}`);
-    await t.wgmplsIp(5, `-f mpls route add 103 via inet ${e(6, 5).v4} dev ${e(5, 6).ifname}`);
-    await t.wgmplsIp(5, `route add 10.0.12.0/24 encap mpls 201 via ${e(4, 5).v4} dev ${e(5, 4).ifname}`);
-    await t.wgmplsIp(5, `-6 route add fd00:12::/64 encap mpls 201 via ${e(4, 5).v6} dev ${e(5, 4).ifname}`);
-    await t.wgmplsIp(4, `-f mpls route add 201 as 202 via inet ${e(3, 4).v4} dev ${e(4, 3).ifname}`);
-    await t.wgmplsIp(3, `-f mpls route add 202 as 203 via inet ${e(2, 3).v4} dev ${e(3, 2).ifname}`);
-    await t.wgmplsIp(2, `-f mpls route add 203 via inet ${e(1, 2).v4} dev ${e(2, 1).ifname}`);
+    await seedRouterRoutes(t);
     // The kernel's own view, as `ip` inside the namespace prints it.
     const ilm3 = await t.nodes[2].ip('-f', 'mpls', 'route', 'show');
     has(ilm3, `101 as to 102 via inet ${e(4, 3).v4} dev ${e(3, 4).ifname}`);
