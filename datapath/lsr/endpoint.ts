@@ -5,7 +5,6 @@
 // host namespace and moves it into the container (renamed wgm0, wgm1, ...); attach() follows.
 import { FSWatcher, watch } from 'node:fs';
 import type { Device } from '../device/device';
-import { ipIn } from '../sys/exec';
 import { prefixToString } from '../net/addr';
 import { formatRoute } from './format';
 import type { Log } from '../log';
@@ -13,7 +12,7 @@ import { AddressBook } from './addresses';
 import { Egress, Lsr, LsrDrop } from './forwarder';
 import { LsrTable } from './model';
 import { Siblings } from './siblings';
-import { applyKernelChanges, prepareNamespace } from '../netlink/kernelRoutes';
+import { applyKernelChanges, prepareNamespace, steerPrefix } from '../netlink/kernelRoutes';
 import { emptyTable, lsrDir, nsidOf, readTable } from './store';
 
 export class LsrEndpoint {
@@ -111,10 +110,11 @@ export class LsrEndpoint {
     this.steered = want;
     if (this.kernelSwitches) return this.restoreKernelRoutes();
     for (const r of this.table.ip.filter((x) => x.dev === this.ifname)) {
-      const args = [r.prefix.addr.length === 4 ? '-4' : '-6', 'route', 'replace', prefixToString(r.prefix), 'dev', this.ifname];
-      void ipIn(this.netnsPath, args, { timeoutMs: 5000 }).then((res) => {
-        if (res.code !== 0) this.log.warn({ prefix: prefixToString(r.prefix), dev: this.ifname }, 'cannot install the kernel route for an MPLS prefix');
-      });
+      try {
+        steerPrefix('replace', r, this.netnsPath);
+      } catch (err) {
+        this.log.warn({ prefix: prefixToString(r.prefix), dev: this.ifname, err: (err as Error).message }, 'cannot install the kernel route for an MPLS prefix');
+      }
     }
   }
 

@@ -5,11 +5,19 @@
 // Validates everything first; changes the kernel before writing the table, and takes the
 // change back if the table cannot be written. Works on any namespace (IpNamespace): the caller's
 // own (`wgmpls ip` run inside it) or one reached by path (`wgmpls ip --container`, the plugin's
-// `wgmpls.routes` label), whose kernel routes then go in through nsenter. One code path for
+// `wgmpls.routes` label), whose kernel routes then go in by netlink from inside it. One code path for
 // all three, so they cannot drift.
 import { connect } from 'node:net';
 import { IpRoute, LsrBackend, LsrMode, LsrTable, MplsRoute, RouteError } from './model';
-import { KernelChange, KernelRouteError, applyKernelChanges, kernelHasMpls, prepareNamespace, revertKernelChanges } from '../netlink/kernelRoutes';
+import {
+  KernelChange,
+  KernelRouteError,
+  applyKernelChanges,
+  kernelHasMpls,
+  prepareNamespace,
+  revertKernelChanges,
+  steerPrefix,
+} from '../netlink/kernelRoutes';
 import { endpointsIn, lsrDir, nsidOf, readTable, writeTable } from './store';
 import {
   IpCommand,
@@ -24,7 +32,6 @@ import { formatShow } from './format';
 import { parseIpArgs } from './syntax';
 import { sysctl } from './sysctl';
 import { prefixToString } from '../net/addr';
-import { ipIn } from '../sys/exec';
 
 export interface IpResult {
   code: number;
@@ -36,7 +43,7 @@ export interface IpResult {
 export interface IpNamespace {
   /** Its cookie: the name of its tables' directory under /run/wgmpls/lsr. */
   nsid: string;
-  /** Where its kernel routes go (`nsenter --net=PATH ip ...`); undefined: the caller's own namespace. */
+  /** Where its kernel routes go (netlink from inside it); undefined: the caller's own namespace. */
   netnsPath?: string;
   /**
    * UAPI sockets of its datapaths, for `-s`. Undefined: /var/run/wireguard/<ifname>.sock of each
@@ -54,9 +61,14 @@ export function ownNamespace(): IpNamespace {
 }
 
 /** The kernel route that makes the local stack hand PREFIX to the TUN (the FTN sees it there). */
-function kernelRoute(ns: IpNamespace, verb: 'replace' | 'del', r: IpRoute): Promise<{ code: number; stderr: string }> {
-  const args = [r.prefix.addr.length === 4 ? '-4' : '-6', 'route', verb, prefixToString(r.prefix), 'dev', r.dev];
-  return ipIn(ns.netnsPath, args, { timeoutMs: 10_000 });
+async function kernelRoute(ns: IpNamespace, verb: 'replace' | 'del', r: IpRoute): Promise<{ code: number; stderr: string }> {
+  try {
+    steerPrefix(verb, r, ns.netnsPath);
+    return { code: 0, stderr: '' };
+  } catch (err) {
+    if (err instanceof KernelRouteError) return { code: 2, stderr: `${err.refusal.message}\n` };
+    throw err;
+  }
 }
 
 /** Per-route counters summed over the namespace's endpoints (each counts what it switched). */

@@ -54,9 +54,19 @@ export function listLinks(netnsPath: string | undefined): LinkInfo[] {
   return parseLinks(transact(dumpLinksRequest(), netnsPath));
 }
 
+/** The device's index for a delete: 0 (match any) when the device is gone, and its routes with it. */
+function delIndex(name: string, netnsPath: string | undefined): number {
+  try {
+    return ifIndex(name, netnsPath);
+  } catch (err) {
+    if (err instanceof NetlinkError && err.code === 'ENODEV') return 0;
+    throw err;
+  }
+}
+
 function send(verb: Verb, route: Route, netnsPath: string | undefined): void {
   try {
-    const oif = verb === 'del' ? 0 : ifIndex(route.dev, netnsPath);
+    const oif = verb === 'del' ? delIndex(route.dev, netnsPath) : ifIndex(route.dev, netnsPath);
     transact(isMplsRoute(route) ? mplsRouteRequest(verb, route, oif) : ipRouteRequest(verb, route, oif), netnsPath);
   } catch (err) {
     if (err instanceof NetlinkError) throw new KernelRouteError(route, err, verb);
@@ -75,6 +85,20 @@ export function prepareNamespace(routes: readonly Route[], inputDevs: readonly s
   const have = Number(addon.procSys('mpls/platform_labels', undefined, netnsPath).trim());
   if (need > have) addon.procSys('mpls/platform_labels', String(need), netnsPath);
   for (const dev of inputDevs) addon.procSys(`mpls/conf/${dev}/input`, '1', netnsPath);
+}
+
+/**
+ * The userspace backend's steering route `PREFIX dev DEV` (scope link, no encapsulation), which
+ * hands an FTN prefix to the TUN where the datapath pushes the labels. Throws KernelRouteError.
+ */
+export function steerPrefix(verb: 'replace' | 'del', route: IpRoute, netnsPath: string | undefined): void {
+  const plain: IpRoute = { prefix: route.prefix, labels: [], via: null, dev: route.dev };
+  try {
+    send(verb, plain, netnsPath);
+  } catch (err) {
+    if (verb === 'del' && err instanceof KernelRouteError && err.refusal.code === 'ESRCH') return;
+    throw err;
+  }
 }
 
 /** Makes the change; a removal of a route the kernel no longer has counts as done. */

@@ -70,7 +70,10 @@ export function mplsRouteRequest(verb: Verb, route: MplsRoute, oif: number): Req
   return buildRequest(type, flagsFor(verb), rtmsg(AF_MPLS, 20, rt.RouteScope.UNIVERSE), attrs);
 }
 
-/** FTN route message (the prefix's kernel route with its MPLS encapsulation). */
+/**
+ * FTN route message (the prefix's kernel route with its MPLS encapsulation; without labels the
+ * plain `PREFIX [via ADDR] dev DEV`). For a delete, oif 0 matches any device.
+ */
 export function ipRouteRequest(verb: Verb, route: IpRoute, oif: number): Request {
   const v4 = route.prefix.addr.length === 4;
   const family = v4 ? AF_INET : AF_INET6;
@@ -86,6 +89,9 @@ export function ipRouteRequest(verb: Verb, route: IpRoute, oif: number): Request
       const same = (route.via.family === 4) === v4;
       attrs.push(same ? { type: RTA_GATEWAY, name: 'RTA_GATEWAY', data: Buffer.from(route.via.addr) } : { type: RTA_VIA, name: 'RTA_VIA', data: rtvia(route.via) });
     }
+    attrs.push({ type: RTA_OIF, name: 'RTA_OIF', data: u32(oif) });
+  } else if (oif > 0) {
+    // `ip route del PREFIX dev DEV`: only the route through that device.
     attrs.push({ type: RTA_OIF, name: 'RTA_OIF', data: u32(oif) });
   }
   // iproute2: a route without a gateway is scope link, one with a gateway scope universe.

@@ -81,6 +81,16 @@ describe('netlink route messages', () => {
   });
 });
 
+describe('netlink steering routes (userspace backend)', () => {
+  test('PREFIX dev DEV: no encapsulation, no gateway, scope link; its delete names the device', () => {
+    const route: IpRoute = { prefix: { addr: v4('10.0.6.0'), bits: 24 }, labels: [], via: null, dev: 'wgm0' };
+    const add = ipRouteRequest('replace', route, 4);
+    expect(add.bytes.toString('hex')).toBe(hex(`2c000000 1800 0505 ${le32(add.seq)} 00000000 02 18 00 00 fe 03 fd 01 00000000 0800 0100 0a000600 0800 0400 04000000`).toString('hex'));
+    const del = ipRouteRequest('del', route, 4);
+    expect(del.bytes.toString('hex')).toBe(hex(`2c000000 1900 0500 ${le32(del.seq)} 00000000 02 18 00 00 fe 03 00 01 00000000 0800 0100 0a000600 0800 0400 04000000`).toString('hex'));
+  });
+});
+
 describe('netlink replies', () => {
   const route: MplsRoute = { label: 101, outLabels: [102], via: null, dev: 'wgm1' };
 
