@@ -3,7 +3,7 @@
 // `wgmpls ip` (auto: kernel, since these namespaces have net.mpls.platform_labels) become
 // kernel routes, the kernel switches, the datapaths only carry frames. Then the plugin's own
 // route path (plugin/routes/apply.ts) with a batch the kernel refuses.
-import { cleanupAll, uapiStats } from '../../net/harness';
+import { cleanupAll, keyFile, startTunnel, uapiStats, waitFor } from '../../net/harness';
 import { Topology, line, seedRouterRoutes } from '../../net/lsrTopology';
 import { applyRoutes } from '../../../plugin/routes/apply';
 import { parseRoutesLabel } from '../../../plugin/routes/label';
@@ -100,6 +100,37 @@ async function router(): Promise<void> {
     const out6 = await t.nodes[0].must('traceroute', ['-6', '-n', '-q', '1', '-w', '3', '-m', '8', e(6, 5).v6], { timeoutMs: 120_000 });
     const last = out6.trim().split('\n').at(-1)!.trim().split(/\s+/).slice(0, 2).join(' ');
     expectThat(last === `5 ${e(6, 5).v6}`, `IPv6 traceroute ending "5 ${e(6, 5).v6}"`, out6);
+  });
+
+  await scenario('router (kernel LSR): after a restart of two datapaths (new TUNs) their kernel routes and MPLS input are back; traffic flows', async () => {
+    if (!t) throw new Error('no topology');
+    const topo = t;
+    // Node 2's end towards 3 carries an FTN route; node 3's end towards 4 an ILM swap and it
+    // receives 202: the kernel dropped both routes with the old TUNs.
+    await Promise.all(
+      [
+        [2, 3],
+        [3, 4],
+      ].map(async ([i, j]) => {
+        const end = e(i, j);
+        const ns = topo.nodes[i - 1];
+        const conf = await ns.must('wg', ['showconf', end.ifname]);
+        await end.tun.stop();
+        const gone = await ns.ip('-f', 'mpls', 'route', 'show');
+        expectThat(!gone.includes(`dev ${end.ifname}`), `no kernel MPLS route through the stopped ${end.ifname}`, gone);
+        end.tun = await startTunnel(ns, 'wgmpls', end.ifname, {}, START_MS);
+        await ns.must('wg', ['setconf', end.ifname, keyFile(conf.trim())]);
+        await ns.ip('addr', 'add', `${end.v4}/24`, 'dev', end.ifname);
+        await ns.ip('addr', 'add', `${end.v6}/64`, 'dev', end.ifname, 'nodad');
+        await ns.ip('link', 'set', end.ifname, 'up');
+      }),
+    );
+    await waitFor('the ILM route 101 back in node 3\'s kernel', async () => (await t!.nodes[2].ip('-f', 'mpls', 'route', 'show')).includes(`101 as to 102 via inet ${e(4, 3).v4} dev ${e(3, 4).ifname}`), 30_000);
+    await waitFor('the FTN route back in node 2\'s kernel', async () => (await t!.nodes[1].ip('route', 'show', '10.0.56.0/24')).includes(`encap mpls  101 via ${e(3, 2).v4} dev ${e(2, 3).ifname}`), 30_000);
+    const input = (await t.nodes[2].must('sysctl', ['-n', `net.mpls.conf.${e(3, 4).ifname}.input`])).trim();
+    expectThat(input === '1', `MPLS input on the new ${e(3, 4).ifname}`, input);
+    await ping(t, 1, e(6, 5).v4);
+    await ping(t, 6, e(1, 2).v6);
   });
 
   await scenario('plugin route path (kernel LSR): a batch the kernel refuses names the route and the reason; nothing of it is installed', async () => {
