@@ -1,14 +1,10 @@
-// The namespace's interface addresses, for the source of the ICMP errors the LSR originates.
-// Read with `ip -j addr` (through nsenter when the datapath lives outside the namespace) and
-// cached: the forwarding path never waits on it.
-import { ipIn } from '../sys/exec';
-import { parseIp } from '../net/addr';
+// The namespace's interface addresses, for the source of the ICMP errors the LSR originates,
+// and whether each link is up. Read by netlink from inside the namespace (the datapath may live
+// outside it) and cached: the forwarding path never waits on it.
+import { listAddrs, listLinks } from '../netlink/links';
 
-interface IpAddrJson {
-  ifname: string;
-  flags?: string[];
-  addr_info?: { family: string; local: string; scope: string }[];
-}
+/** RT_SCOPE_UNIVERSE: what `ip addr` calls scope global. */
+const SCOPE_GLOBAL = 0;
 
 export class AddressBook {
   private byDev = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[]; up: boolean }>();
@@ -19,23 +15,21 @@ export class AddressBook {
   constructor(private readonly netnsPath?: string) {}
 
   async refresh(): Promise<void> {
-    const r = await ipIn(this.netnsPath, ['-j', 'addr', 'show'], { timeoutMs: 5000 });
-    if (r.code === 0) {
-      try {
-        const next = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[]; up: boolean }>();
-        for (const link of JSON.parse(r.stdout) as IpAddrJson[]) {
-          const e = { v4: [] as Uint8Array[], v6: [] as Uint8Array[], up: (link.flags ?? []).includes('UP') };
-          for (const a of link.addr_info ?? []) {
-            if (a.scope !== 'global') continue;
-            const bytes = parseIp(a.local);
-            if (bytes) (bytes.length === 4 ? e.v4 : e.v6).push(bytes);
-          }
-          next.set(link.ifname, e);
-        }
-        this.byDev = next;
-      } catch {
-        // keep the last good view
+    try {
+      const next = new Map<string, { v4: Uint8Array[]; v6: Uint8Array[]; up: boolean }>();
+      const byIndex = new Map<number, { v4: Uint8Array[]; v6: Uint8Array[]; up: boolean }>();
+      for (const link of listLinks(this.netnsPath)) {
+        const e = { v4: [] as Uint8Array[], v6: [] as Uint8Array[], up: link.up };
+        next.set(link.name, e);
+        byIndex.set(link.index, e);
       }
+      for (const a of listAddrs(this.netnsPath)) {
+        const e = byIndex.get(a.index);
+        if (e && a.scope === SCOPE_GLOBAL) (a.local.length === 4 ? e.v4 : e.v6).push(a.local);
+      }
+      this.byDev = next;
+    } catch {
+      // keep the last good view (the namespace may be going away)
     }
     this.onRefresh?.();
   }

@@ -5,9 +5,8 @@ import type { IpRoute, MplsRoute } from '../lsr/model';
 import { formatRoute } from '../lsr/format';
 import { isMplsRoute } from '../lsr/command';
 import { netlinkAddon } from './native';
-import { Request } from './message';
-import { NetlinkError, readReply } from './reply';
-import { LinkInfo, dumpLinksRequest, getLinkRequest, linkIndex, parseLinks } from './linkMessages';
+import { NetlinkError } from './reply';
+import { ifIndex, transact } from './links';
 import { Verb, ipRouteRequest, mplsRouteRequest } from './routeMessages';
 
 type Route = MplsRoute | IpRoute;
@@ -38,20 +37,6 @@ export function kernelHasMpls(netnsPath: string | undefined): boolean {
   } catch {
     return false;
   }
-}
-
-function transact(req: Request, netnsPath: string | undefined): ReturnType<typeof readReply> {
-  return readReply(req, netlinkAddon().netlinkTransact(req.bytes, netnsPath));
-}
-
-/** The interface index of `name` in the namespace; NetlinkError (ENODEV) if it has none. */
-export function ifIndex(name: string, netnsPath: string | undefined): number {
-  return linkIndex(transact(getLinkRequest(name), netnsPath));
-}
-
-/** Every link of the namespace with its index and whether it is up (`ip link show`). */
-export function listLinks(netnsPath: string | undefined): LinkInfo[] {
-  return parseLinks(transact(dumpLinksRequest(), netnsPath));
 }
 
 /** The device's index for a delete: 0 (match any) when the device is gone, and its routes with it. */

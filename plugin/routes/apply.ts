@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyIpCommands } from '../../datapath/lsr/namespaceRoutes';
-import { listLinks } from '../../datapath/netlink/kernelRoutes';
+import { listLinks } from '../../datapath/netlink/links';
 import type { LsrMode } from '../../datapath/lsr/model';
 import { LSR_ROOT, nsidOf } from '../../datapath/lsr/store';
 import { RouteLine, RoutesLabelError, describeLine, devicesNamed } from './label';

@@ -3,6 +3,7 @@ import { ipRouteRequest, labelStack, mplsRouteRequest } from '../../datapath/net
 import { dumpLinksRequest, getLinkRequest, linkIndex, parseLinks } from '../../datapath/netlink/linkMessages';
 import { NetlinkError, readReply } from '../../datapath/netlink/reply';
 import { attrAt } from '../../datapath/netlink/message';
+import { dumpAddrsRequest, parseAddrs } from '../../datapath/netlink/addrMessages';
 
 // Expected bytes written out by hand from the kernel's structs (linux/netlink.h nlmsghdr,
 // linux/rtnetlink.h rtmsg and RTA_*, linux/lwtunnel.h, linux/mpls_iptunnel.h) and what
@@ -148,6 +149,21 @@ describe('netlink link dump', () => {
     expect(parseLinks(readReply(req, [Buffer.concat([lo, wgm0]), done]))).toEqual([
       { index: 1, name: 'lo', up: true },
       { index: 9, name: 'wgm0', up: false },
+    ]);
+  });
+});
+
+describe('netlink address dump', () => {
+  test('RTM_GETADDR with NLM_F_DUMP; IPv4 takes IFA_LOCAL, IPv6 IFA_ADDRESS, scope kept', () => {
+    const req = dumpAddrsRequest();
+    expect(req.bytes.toString('hex')).toBe(hex(`18000000 1600 0103 ${le32(req.seq)} 00000000 00 00 00 00 00000000`).toString('hex'));
+    // 10.0.23.1/24 on ifindex 5 (peer 10.0.23.9 in IFA_ADDRESS), fe80::1/64 scope link on 5.
+    const v4 = hex(`28000000 1400 0200 ${le32(req.seq)} 00000000 02 18 80 00 05000000 0800 0100 0a001709 0800 0200 0a001701`);
+    const v6 = hex(`2c000000 1400 0200 ${le32(req.seq)} 00000000 0a 40 80 fd 05000000 1400 0100 fe800000000000000000000000000001`);
+    const done = hex(`14000000 0300 0200 ${le32(req.seq)} 00000000 00000000`);
+    expect(parseAddrs(readReply(req, [Buffer.concat([v4, v6]), done]))).toEqual([
+      { index: 5, local: Uint8Array.from([10, 0, 23, 1]), scope: 0 },
+      { index: 5, local: Uint8Array.from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), scope: 253 },
     ]);
   });
 });
