@@ -58,8 +58,3 @@ export async function must(cmd: string, args: readonly string[], opts: RunOption
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${(r.stderr || r.stdout).trim() || `exit code ${r.code}`}`);
   return r.stdout;
 }
-
-/** `ip ARGS` in the network namespace at `netnsPath` (through nsenter), or in the caller's own. */
-export function ipIn(netnsPath: string | undefined, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  return netnsPath === undefined ? run('ip', args, opts) : run('nsenter', [`--net=${netnsPath}`, 'ip', ...args], opts);
-}
