@@ -61,11 +61,14 @@ function isDefault(t: LsrTable): boolean {
 /** Routes of `base` stay; `extra` adds the routes base has no route for (same label / prefix). */
 export function mergeTables(base: LsrTable, extra: LsrTable): LsrTable {
   const have = new Set([...base.mpls, ...base.ip].map(routeKey));
+  // Who switches comes with the routes: base's if it has any, else the carried table's.
+  const backend = base.mpls.length + base.ip.length > 0 ? base.backend : (extra.backend ?? base.backend);
   return {
     mpls: [...base.mpls, ...extra.mpls.filter((r) => !have.has(routeKey(r)))],
     ip: [...base.ip, ...extra.ip.filter((r) => !have.has(routeKey(r)))],
     // Settings changed by hand (`wgmpls sysctl -w`) are kept unless the new table has its own.
     settings: isDefault(base) ? { ...extra.settings } : { ...base.settings },
+    ...(backend ? { backend } : {}),
   };
 }
 
@@ -73,9 +76,9 @@ export function mergeTables(base: LsrTable, extra: LsrTable): LsrTable {
 export function renameDevices(t: LsrTable, names: ReadonlyMap<string, string>): LsrTable {
   const dev = (d: string): string => names.get(d) ?? d;
   return {
+    ...t,
     mpls: t.mpls.map((r): MplsRoute => ({ ...r, dev: dev(r.dev) })),
     ip: t.ip.map((r): IpRoute => ({ ...r, dev: dev(r.dev) })),
-    settings: t.settings,
   };
 }
 
