@@ -13,6 +13,7 @@ import {
   KernelChange,
   KernelRouteError,
   applyKernelChanges,
+  applyKernelSettings,
   kernelHasMpls,
   prepareNamespace,
   revertKernelChanges,
@@ -194,7 +195,7 @@ export function chooseBackend(ns: IpNamespace, table: LsrTable): LsrBackend {
 function applyInKernel(ns: IpNamespace, dir: string, table: LsrTable, plans: readonly Plan[], known: readonly string[]): BatchResult {
   const changes = plans.map((p) => p.change);
   try {
-    prepareNamespace([...table.mpls, ...table.ip], known, ns.netnsPath);
+    prepareNamespace([...table.mpls, ...table.ip], known, ns.netnsPath, table.settings);
     applyKernelChanges(changes, ns.netnsPath);
   } catch (err) {
     const failed = err instanceof KernelRouteError ? changes.findIndex((c) => c.after === err.route || c.before === err.route) : undefined;
@@ -309,12 +310,16 @@ export async function runIp(argv: readonly string[], ns?: IpNamespace): Promise<
   return (await applyIpCommands(where, [cmd])).result;
 }
 
-/** `wgmpls sysctl ...`: read or set this namespace's LSR settings (every endpoint follows). */
+/**
+ * `wgmpls sysctl ...`: read or set this namespace's LSR settings (every endpoint follows; with
+ * the kernel backend the kernel's net.mpls.* too).
+ */
 export function runSysctl(argv: readonly string[]): IpResult {
   const dir = lsrDir(nsidOf());
   const table = readTable(dir);
   try {
     const r = sysctl(argv, table.settings);
+    if (r.changed && table.backend === 'kernel') applyKernelSettings(table.settings, r.settings, undefined);
     if (r.changed) writeTable(dir, { ...table, settings: r.settings });
     return { code: 0, stdout: r.output, stderr: '' };
   } catch (err) {

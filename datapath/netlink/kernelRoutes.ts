@@ -1,7 +1,7 @@
 // The kernel backend of a namespace's label-switching router: its routes installed as real
 // kernel routes by rtnetlink, all or nothing, plus the net.mpls sysctls they need.
 // docs/design.md section 4a.
-import type { IpRoute, MplsRoute } from '../lsr/model';
+import { IpRoute, LsrSettings, MplsRoute, RouteError } from '../lsr/model';
 import { formatRoute } from '../lsr/format';
 import { isMplsRoute } from '../lsr/command';
 import { netlinkAddon } from './native';
@@ -64,8 +64,9 @@ function send(verb: Verb, route: Route, netnsPath: string | undefined): void {
  * for every incoming label (platform_labels is only ever raised), and MPLS input on every
  * interface labelled frames arrive on (the namespace's wgmpls TUNs).
  */
-export function prepareNamespace(routes: readonly Route[], inputDevs: readonly string[], netnsPath: string | undefined): void {
+export function prepareNamespace(routes: readonly Route[], inputDevs: readonly string[], netnsPath: string | undefined, settings?: LsrSettings): void {
   const addon = netlinkAddon();
+  if (settings) writeKernelSettings(settings, netnsPath);
   const need = Math.max(0, ...routes.filter(isMplsRoute).map((r) => r.label + 1));
   const have = Number(addon.procSys('mpls/platform_labels', undefined, netnsPath).trim());
   if (need > have) addon.procSys('mpls/platform_labels', String(need), netnsPath);
@@ -84,6 +85,31 @@ export function steerPrefix(verb: 'replace' | 'del', route: IpRoute, netnsPath: 
     if (verb === 'del' && err instanceof KernelRouteError && err.refusal.code === 'ESRCH') return;
     throw err;
   }
+}
+
+/** The LSR settings the kernel has too (Linux's own net.mpls names), written to it. */
+function writeKernelSettings(settings: LsrSettings, netnsPath: string | undefined): void {
+  const addon = netlinkAddon();
+  addon.procSys('mpls/ip_ttl_propagate', settings.ttlPropagate ? '1' : '0', netnsPath);
+  addon.procSys('mpls/default_ttl', String(settings.defaultTtl), netnsPath);
+}
+
+/** Settings of the userspace LSR that Linux's af_mpls has no equivalent for. */
+const USERSPACE_ONLY: readonly [keyof LsrSettings, string, string][] = [
+  ['icmpRespond', 'net.mpls.icmp_respond', 'Linux sends no ICMP for expired labels'],
+  ['mapPrecedence', 'net.mpls.inet_map_prec', 'Linux does not map IP precedence to TC'],
+  ['rfc4182', 'net.mpls.rfc4182', 'Linux always pops explicit null'],
+];
+
+/**
+ * `wgmpls sysctl -w` where the kernel switches: the settings it shares go to the kernel; a
+ * change to one it lacks is refused (RouteError naming it), and then nothing is written.
+ */
+export function applyKernelSettings(before: LsrSettings, after: LsrSettings, netnsPath: string | undefined): void {
+  for (const [field, name, why] of USERSPACE_ONLY) {
+    if (before[field] !== after[field]) throw new RouteError(`${name}: not with the kernel LSR switching this namespace (${why}); it takes net.mpls.ip_ttl_propagate and net.mpls.default_ttl`);
+  }
+  writeKernelSettings(after, netnsPath);
 }
 
 /** Makes the change; a removal of a route the kernel no longer has counts as done. */

@@ -1,6 +1,10 @@
 import { lsrModeOf } from '../../plugin/routes/watcher';
 import { formatRouteStatus } from '../../plugin/show';
 import { RoutesLabelError } from '../../plugin/routes/label';
+import { applyKernelSettings } from '../../datapath/netlink/kernelRoutes';
+import { RouteError, defaultSettings } from '../../datapath/lsr/model';
+import { emptyTable } from '../../datapath/lsr/store';
+import { mergeTables, renameDevices } from '../../plugin/datapaths/tables';
 
 describe('wgmpls.lsr across a container\'s networks', () => {
   test('auto unless a network says otherwise; explicit ones must agree', () => {
@@ -20,5 +24,31 @@ describe('wgmpls.lsr across a container\'s networks', () => {
         { containerId: 'b'.repeat(64), name: 'r2', routes: 1, at },
       ]),
     ).toBe(`container r1 (${'a'.repeat(12)}): wgmpls.routes: 3 routes applied (kernel LSR)\ncontainer r2 (${'b'.repeat(12)}): wgmpls.routes: 1 route applied\n`);
+  });
+});
+
+describe('wgmpls sysctl with the kernel LSR', () => {
+  test('a setting Linux lacks is refused by name before anything is written', () => {
+    const before = { ...defaultSettings };
+    expect(() => applyKernelSettings(before, { ...before, icmpRespond: false }, '/nonexistent')).toThrow(
+      'net.mpls.icmp_respond: not with the kernel LSR switching this namespace (Linux sends no ICMP for expired labels)',
+    );
+    expect(() => applyKernelSettings(before, { ...before, rfc4182: false }, '/nonexistent')).toThrow(RouteError);
+    expect(() => applyKernelSettings(before, { ...before, mapPrecedence: true }, '/nonexistent')).toThrow('net.mpls.inet_map_prec');
+  });
+});
+
+describe("a container's table carried across its restart", () => {
+  const route = { label: 101, outLabels: [102], via: null, dev: 'wgm0' };
+  test('keeps who switches it (the kernel routes are then put back by the datapaths)', () => {
+    const carried = { ...emptyTable(), mpls: [route], backend: 'kernel' as const };
+    expect(mergeTables(emptyTable(), renameDevices(carried, new Map([['wgm0', 'wgm1']])))).toEqual({
+      ...emptyTable(),
+      mpls: [{ ...route, dev: 'wgm1' }],
+      backend: 'kernel',
+    });
+    // Routes already there decide.
+    const current = { ...emptyTable(), mpls: [{ ...route, label: 300 }], backend: 'userspace' as const };
+    expect(mergeTables(current, carried).backend).toBe('userspace');
   });
 });

@@ -28,6 +28,7 @@ const EXPECTED: Record<string, string[]> = {
     'router (kernel LSR): wgmpls ip installs real kernel routes by netlink',
     'router (kernel LSR): IPv4 and IPv6 ping end to end both ways; the datapaths switch nothing',
     'router (kernel LSR): traceroute from 1 to 6 reaches 6 in 5 hops; the kernel LSRs expire probes silently',
+    "router (kernel LSR): wgmpls sysctl sets the kernel's ip_ttl_propagate and default_ttl, refuses icmp_respond; pipe at the ingress still shows every hop",
     'router (kernel LSR): after a restart of two datapaths (new TUNs) their kernel routes and MPLS input are back; traffic flows',
     'plugin route path (kernel LSR): a batch the kernel refuses names the route and the reason; nothing of it is installed',
     'stack (kernel LSR): encap mpls 100/200, swap 100 -> 101, pop 101, pop 200 to lo; both directions',

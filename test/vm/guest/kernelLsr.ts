@@ -3,7 +3,7 @@
 // `wgmpls ip` (auto: kernel, since these namespaces have net.mpls.platform_labels) become
 // kernel routes, the kernel switches, the datapaths only carry frames. Then the plugin's own
 // route path (plugin/routes/apply.ts) with a batch the kernel refuses.
-import { cleanupAll, keyFile, startTunnel, uapiStats, waitFor } from '../../net/harness';
+import { CLI, cleanupAll, keyFile, startTunnel, uapiStats, waitFor } from '../../net/harness';
 import { Topology, line, seedRouterRoutes } from '../../net/lsrTopology';
 import { applyRoutes } from '../../../plugin/routes/apply';
 import { parseRoutesLabel } from '../../../plugin/routes/label';
@@ -100,6 +100,29 @@ async function router(): Promise<void> {
     const out6 = await t.nodes[0].must('traceroute', ['-6', '-n', '-q', '1', '-w', '3', '-m', '8', e(6, 5).v6], { timeoutMs: 120_000 });
     const last = out6.trim().split('\n').at(-1)!.trim().split(/\s+/).slice(0, 2).join(' ');
     expectThat(last === `5 ${e(6, 5).v6}`, `IPv6 traceroute ending "5 ${e(6, 5).v6}"`, out6);
+  });
+
+  await scenario('router (kernel LSR): wgmpls sysctl sets the kernel\'s ip_ttl_propagate and default_ttl, refuses icmp_respond; pipe at the ingress still shows every hop', async () => {
+    if (!t) throw new Error('no topology');
+    const ns = t.nodes[1];
+    const sys = (args: string[]): ReturnType<typeof ns.exec> => ns.exec('node', [CLI, 'sysctl', ...args], { timeoutMs: 60_000 });
+    const refused = await sys(['-w', 'net.mpls.icmp_respond=0']);
+    expectThat(refused.code !== 0 && refused.stderr.includes('net.mpls.icmp_respond: not with the kernel LSR'), 'icmp_respond refused with the kernel LSR', refused);
+    const set = await sys(['-w', 'net.mpls.ip_ttl_propagate=0', 'net.mpls.default_ttl=200']);
+    expectThat(set.code === 0, 'wgmpls sysctl -w accepted', set);
+    try {
+      const kernel = (await ns.must('sysctl', ['-n', 'net.mpls.ip_ttl_propagate', 'net.mpls.default_ttl'])).trim().split(/\s+/);
+      expectThat(JSON.stringify(kernel) === '["0","200"]', "node 2's kernel: ip_ttl_propagate 0, default_ttl 200", kernel);
+      // Node 2's kernel now pushes labels with TTL 200, but the wire format does not carry the
+      // outer TTL: the next hop rebuilds it from the IP header (design section 3), so the pipe
+      // model is invisible between wgmpls hops and the LSP's hops still expire the probes.
+      const out = await t.nodes[0].must('traceroute', ['-n', '-q', '1', '-w', '3', '-m', '8', e(6, 5).v4], { timeoutMs: 120_000 });
+      const hops = out.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).slice(0, 2).join(' '));
+      const want = [`1 ${e(2, 1).v4}`, '2 *', '3 *', '4 *', `5 ${e(6, 5).v4}`];
+      expectThat(JSON.stringify(hops) === JSON.stringify(want), JSON.stringify(want), out);
+    } finally {
+      await sys(['-w', 'net.mpls.ip_ttl_propagate=1', 'net.mpls.default_ttl=255']);
+    }
   });
 
   await scenario('router (kernel LSR): after a restart of two datapaths (new TUNs) their kernel routes and MPLS input are back; traffic flows', async () => {
