@@ -198,16 +198,15 @@ function applyInKernel(ns: IpNamespace, dir: string, table: LsrTable, plans: rea
     prepareNamespace([...table.mpls, ...table.ip], known, ns.netnsPath, table.settings);
     applyKernelChanges(changes, ns.netnsPath);
   } catch (err) {
-    const failed = err instanceof KernelRouteError ? changes.findIndex((c) => c.after === err.route || c.before === err.route) : undefined;
-    return { result: { code: 2, stdout: '', stderr: `${(err as Error).message}
-` }, failed: failed !== undefined && failed >= 0 ? failed : undefined };
+    // The command whose route the kernel refused (the others were taken back too).
+    const at = err instanceof KernelRouteError ? changes.findIndex((c) => c.after === err.route || c.before === err.route) : -1;
+    return { result: { code: 2, stdout: '', stderr: `${(err as Error).message}\n` }, failed: at >= 0 ? at : undefined };
   }
   try {
     writeTable(dir, { ...table, backend: 'kernel' });
   } catch (err) {
     revertKernelChanges(changes, ns.netnsPath);
-    return { result: { code: 2, stdout: '', stderr: `cannot write ${dir}/table.json: ${(err as Error).message}
-` } };
+    return { result: { code: 2, stdout: '', stderr: `cannot write ${dir}/table.json: ${(err as Error).message}\n` } };
   }
   return { result: { code: 0, stdout: '', stderr: '' } };
 }
@@ -225,8 +224,7 @@ export async function applyIpCommands(ns: IpNamespace, cmds: readonly IpCommand[
   try {
     backend = chooseBackend(ns, table);
   } catch (err) {
-    if (err instanceof RouteError) return { result: { code: 1, stdout: '', stderr: `${err.message}
-` } };
+    if (err instanceof RouteError) return { result: { code: 1, stdout: '', stderr: `${err.message}\n` } };
     throw err;
   }
   const endpoints = endpointsIn(dir);
@@ -295,8 +293,7 @@ export async function runIp(argv: readonly string[], ns?: IpNamespace): Promise<
       try {
         applyKernelChanges(gone.map((r) => ({ before: r, after: null })), where.netnsPath);
       } catch (err) {
-        if (err instanceof KernelRouteError) return { code: 2, stdout: '', stderr: `${err.message}
-` };
+        if (err instanceof KernelRouteError) return { code: 2, stdout: '', stderr: `${err.message}\n` };
         throw err;
       }
       writeTable(dir, table);

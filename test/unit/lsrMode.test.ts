@@ -1,5 +1,5 @@
 import { lsrModeOf } from '../../plugin/routes/watcher';
-import { formatRouteStatus } from '../../plugin/show';
+import { formatRouteStatus, formatShow } from '../../plugin/show';
 import { RoutesLabelError } from '../../plugin/routes/label';
 import { applyKernelSettings } from '../../datapath/netlink/kernelRoutes';
 import { RouteError, defaultSettings } from '../../datapath/lsr/model';
@@ -50,5 +50,27 @@ describe("a container's table carried across its restart", () => {
     // Routes already there decide.
     const current = { ...emptyTable(), mpls: [{ ...route, label: 300 }], backend: 'userspace' as const };
     expect(mergeTables(current, carried).backend).toBe('userspace');
+  });
+});
+
+describe('wgmpls show', () => {
+  test('names who switches each endpoint\'s container', () => {
+    const endpoint = (lsr: 'kernel' | 'userspace' | null) => ({
+      id: 'e'.repeat(64),
+      container: 'r1',
+      ifname: 'wgm123456789abc',
+      containerIfname: 'wgm0',
+      addresses: ['10.0.12.1'],
+      publicKey: 'k',
+      port: 51820,
+      datapath: { pid: null, running: false },
+      routes: ['101 as to 102 dev wgm0'],
+      lsr,
+      peers: [],
+    });
+    const net = (lsr: 'kernel' | 'userspace' | null) => [{ id: 'n'.repeat(64), name: 'r1-r2', mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', subnets: [], endpoints: [endpoint(lsr)], retained: [] }];
+    expect(formatShow(net('kernel'))).toContain("\n    label switching: the container's kernel (routes installed by netlink)\n    routes:\n");
+    expect(formatShow(net('userspace'))).toContain('\n    label switching: userspace (the datapaths)\n');
+    expect(formatShow(net(null))).not.toContain('label switching');
   });
 });
