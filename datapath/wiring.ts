@@ -52,8 +52,10 @@ export function wireDevice(
         // MPLS routing discards it there), then switched by the namespace's userspace LSR,
         // unless the namespace's kernel switches labels (it has the frame from the TUN).
         writeTun(multicast ? ETH_P_MPLS_MC : ETH_P_MPLS_UC, frame);
+        // The incoming device by the name it has now (Docker renames the TUN, e.g. to wgm0),
+        // not the name it was created with: the LSR looks up ICMP source addresses by it.
         const lsr = opts.lsr();
-        if (lsr && !lsr.kernelSwitches) lsr.lsr.handleFrame(Buffer.from(frame), multicast, tun.name);
+        if (lsr && !lsr.kernelSwitches) lsr.lsr.handleFrame(Buffer.from(frame), multicast, lsr.ifname);
       },
     },
   );
