@@ -5,6 +5,7 @@ import { startDatapath } from '../datapath/run';
 import { createLog } from '../datapath/log';
 import { runInForeground } from './foreground';
 import { ownNamespace, runIp, runIpInContainer, runSysctl } from './ip';
+import { registerLabCommands } from './lab';
 import { LSR_MODES, LsrMode } from '../datapath/lsr/model';
 
 function lsrOption(value: string): LsrMode {
@@ -85,6 +86,7 @@ program
   });
 
 registerPluginCommands(program);
+registerLabCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`wgmpls: ${(err as Error).message}\n`);

@@ -7,12 +7,13 @@ import { basename } from 'node:path';
 import { createLog, Log } from '../datapath/log';
 import { driverRoutes } from './api/routes';
 import { buildApp, listen, socketAnswers } from './api/server';
-import { pluginPaths } from './config';
+import { isOurDriver, pluginPaths } from './config';
 import { removeIfExists } from './datapaths/process';
 import { Supervisor } from './datapaths/supervisor';
 import { DockerEvents } from './docker/events';
 import { dockerView } from './docker/view';
 import { pruneOrphans } from './driver/orphans';
+import { LabNetworkCollector } from './lab/collector';
 import { Mutex } from './lock';
 import { ContainerRoutes } from './routes/watcher';
 import { StateStore } from './state/store';
@@ -52,6 +53,10 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
     log,
   });
   routes.start();
+  // Networks of containerlab labs that were destroyed (containerlab cannot tell us).
+  const driverName = basename(paths.socket, '.sock');
+  const labNets = new LabNetworkCollector(events, (d) => isOurDriver(d, driverName), log);
+  labNets.start();
   events.start();
   log.info({ socket: paths.socket }, 'wgmpls network driver listening');
 
@@ -76,6 +81,7 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
       if (pruneTimer) clearTimeout(pruneTimer);
       supervisor.stopMonitoring();
       routes.stop();
+      labNets.stop();
       events.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // dockerd keeps its connections open between calls; they must not hold the exit up.

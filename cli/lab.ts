@@ -1,0 +1,89 @@
+// `wgmpls lab ...`: containerlab topologies whose links are wgmpls networks (lab/README.md).
+// `sync` is what a topology's stage runs on the host; `check` reads a topology file without
+// deploying it; `sweep` removes what a lab left. Modules loaded lazily, as for `plugin`.
+import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+/** The process that ran us, if it is containerlab (a stage's `target: host` exec). */
+function containerlabParent(): number | null {
+  try {
+    return readFileSync(`/proc/${process.ppid}/comm`, 'utf8').trim() === 'containerlab' ? process.ppid : null;
+  } catch {
+    return null;
+  }
+}
+
+export function registerLabCommands(program: Command): void {
+  const lab = program.command('lab').description('containerlab topologies whose links are wgmpls networks (lab/README.md)');
+
+  lab
+    .command('sync')
+    .description("put every running containerlab node on the wgmpls networks of its wgmpls.links label (run by the topology's stage, on the host)")
+    .action(async () => {
+      const { syncLabs, withLock, LabFailure } = await import('../plugin/lab/sync');
+      try {
+        const r = await withLock(() => syncLabs());
+        for (const n of r.created) process.stdout.write(`created network ${n}\n`);
+        for (const c of r.connected) process.stdout.write(`connected ${c}\n`);
+      } catch (err) {
+        if (!(err instanceof LabFailure)) throw err;
+        const msg = `wgmpls lab sync: ${err.message}`;
+        process.stderr.write(`${msg}\n`);
+        process.exitCode = 1;
+        const clab = containerlabParent();
+        if (clab === null) return;
+        // containerlab only logs a failing stage command and deploys on. Failing the deploy
+        // takes stopping it: say why on its own stderr (it may exit before logging ours), have a
+        // detached sweeper remove what it made once it is gone, then SIGTERM it (exit code 1).
+        try {
+          writeFileSync(`/proc/${clab}/fd/2`, `\nERROR ${msg}\nERROR wgmpls: stopping the deploy; the lab's containers and wgmpls networks are removed\n`);
+        } catch {
+          // its stderr may be closed: ours is still logged
+        }
+        const sweeper = spawn(process.execPath, [process.argv[1], 'lab', 'sweep', err.lab, '--after-pid', String(clab)], { detached: true, stdio: 'ignore' });
+        sweeper.unref();
+        process.kill(clab, 'SIGTERM');
+      }
+    });
+
+  lab
+    .command('check')
+    .description("check a topology file's wgmpls links and routes without deploying it; prints the networks it would make")
+    .argument('<topology>', 'the .clab.yml file')
+    .action(async (file: string) => {
+      const { readTopology, checkTopology } = await import('../plugin/lab/topology');
+      const { LabError } = await import('../plugin/lab/links');
+      try {
+        const checked = checkTopology(readTopology(file));
+        for (const n of checked.networks) {
+          const ends = n.ends.map((e) => `${e.node}(wgm${e.end.n - 1})`).join(' ');
+          process.stdout.write(`${n.dockerName} ${[n.v4?.subnet, n.v6?.subnet].filter(Boolean).join(' ')} ${ends}\n`);
+        }
+      } catch (err) {
+        if (!(err instanceof LabError)) throw err;
+        process.stderr.write(`wgmpls lab check: lab ${file}: ${err.message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  lab
+    .command('sweep')
+    .description("remove a lab's containers and the wgmpls networks made for it (what a failed or interrupted deploy leaves)")
+    .argument('<lab>', 'the lab name (the topology\'s "name")')
+    .option('--after-pid <pid>', 'first wait for this process to exit')
+    .action(async (name: string, o: { afterPid?: string }) => {
+      const { sweepLab } = await import('../plugin/lab/sync');
+      if (o.afterPid !== undefined) {
+        const deadline = Date.now() + 60_000;
+        while (existsSync(`/proc/${o.afterPid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      }
+      // Twice: a container whose creation was under way when containerlab stopped appears late.
+      const removed = [...(await sweepLab(name))];
+      if (o.afterPid !== undefined) {
+        await new Promise((r) => setTimeout(r, 1500));
+        removed.push(...(await sweepLab(name)));
+      }
+      for (const r of removed) process.stdout.write(`removed ${r}\n`);
+    });
+}

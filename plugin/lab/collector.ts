@@ -1,0 +1,85 @@
+// The networks of destroyed containerlab labs. containerlab has no destroy hook: `containerlab
+// destroy` removes the lab's containers (Docker then tears their endpoints down through us) but
+// knows nothing of the wgmpls networks `wgmpls lab sync` made for the lab. So the plugin removes
+// a network labelled `wgmpls.lab=<lab>` once no container of that lab is left (Docker's
+// `destroy` events; on every event stream (re)open, for what happened while we were away).
+// From the event stream, never inside a driver request: `docker network rm` calls us back.
+import type Docker from 'dockerode';
+import type { Log } from '../../datapath/log';
+import type { ContainerEvent, DockerEvents } from '../docker/events';
+import { dockerClient } from '../routes/container';
+import { CLAB_LAB_LABEL, NET_LAB_LABEL } from './links';
+
+/** Quiet time after the last destroy before looking: a lab's containers go one by one. */
+const SETTLE_MS = 300;
+
+export class LabNetworkCollector {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private readonly onDestroy = (ev: ContainerEvent): void => {
+    if (ev.labels[CLAB_LAB_LABEL] !== undefined) this.kick();
+  };
+  private readonly onResync = (): void => this.kick();
+
+  constructor(
+    private readonly events: DockerEvents,
+    private readonly driver: (name: string | undefined) => boolean,
+    private readonly log: Log,
+    private readonly docker: Docker = dockerClient(30_000),
+  ) {}
+
+  start(): void {
+    this.events.on('destroy', this.onDestroy);
+    this.events.on('resync', this.onResync);
+  }
+
+  stop(): void {
+    this.events.off('destroy', this.onDestroy);
+    this.events.off('resync', this.onResync);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private kick(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.running) {
+        this.again = true;
+        return;
+      }
+      this.running = this.collect()
+        .then(() => undefined)
+        .catch((err: Error) => this.log.warn({ err: err.message }, 'cannot look for networks of destroyed labs'))
+        .finally(() => {
+          this.running = null;
+          if (this.again) {
+            this.again = false;
+            this.kick();
+          }
+        });
+    }, SETTLE_MS);
+  }
+
+  /** Removes every lab network of ours whose lab has no container left. */
+  async collect(): Promise<string[]> {
+    const removed: string[] = [];
+    const nets = await this.docker.listNetworks({ filters: { label: [NET_LAB_LABEL] } });
+    for (const n of nets) {
+      if (!this.driver(n.Driver)) continue;
+      const lab = n.Labels?.[NET_LAB_LABEL];
+      if (!lab) continue;
+      const left = await this.docker.listContainers({ all: true, filters: { label: [`${CLAB_LAB_LABEL}=${lab}`] } });
+      if (left.length > 0) continue;
+      try {
+        await this.docker.getNetwork(n.Id).remove();
+        removed.push(n.Name);
+        this.log.info({ network: n.Name, lab }, 'removed the network of a destroyed lab');
+      } catch (err) {
+        this.log.warn({ network: n.Name, lab, err: (err as Error).message }, 'cannot remove the network of a destroyed lab');
+      }
+    }
+    return removed;
+  }
+}

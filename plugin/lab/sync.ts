@@ -1,0 +1,186 @@
+// `wgmpls lab sync`: what a containerlab topology's stage runs on the host (`target: host`) once
+// a node's container is up. It brings every running container of every lab with wgmpls links
+// onto its wgmpls networks: creates the lab's networks that are missing (named
+// wgmpls-<lab>-<network>, labelled with the lab) and connects each container in the order of its
+// `wgmpls.links`, so Docker names the TUNs wgm0, wgm1, ... as the routes expect. Idempotent:
+// every node runs it, each run finishes what is ready; runs are serialized by a lock file.
+// The plugin applies the `wgmpls.routes` labels itself on connect.
+//
+// A lab whose topology is wrong is checked from its file (all nodes at once) by the first run,
+// and torn down: see `failLab`.
+import type Docker from 'dockerode';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DRIVER_NAME } from '../config';
+import { dockerClient } from '../routes/container';
+import { CLAB_LAB_LABEL, CLAB_NODE_LABEL, LINKS_LABEL, LabError, LabNetwork, NET_LAB_LABEL, NET_NAME_LABEL, canonical } from './links';
+import { CheckedLab, checkTopology, readTopology } from './topology';
+
+/** containerlab's label holding the topology file's absolute path. */
+const CLAB_TOPO_LABEL = 'clab-topo-file';
+export const LOCK_FILE = '/run/wgmpls/lab.lock';
+
+export interface SyncReport {
+  created: string[];
+  connected: string[];
+}
+
+interface LabContainer {
+  id: string;
+  name: string;
+  node: string;
+  running: boolean;
+  labels: Record<string, string>;
+}
+
+async function labContainers(docker: Docker, lab?: string): Promise<LabContainer[]> {
+  const list = await docker.listContainers({ all: true, filters: { label: [lab === undefined ? CLAB_LAB_LABEL : `${CLAB_LAB_LABEL}=${lab}`] } });
+  return list.map((c) => ({
+    id: c.Id,
+    name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+    node: c.Labels[CLAB_NODE_LABEL] ?? '',
+    running: c.State === 'running',
+    labels: c.Labels,
+  }));
+}
+
+/** The lab checked from its topology file; from its containers' labels if the file is gone. */
+function checkLab(lab: string, containers: readonly LabContainer[]): CheckedLab {
+  const file = containers.map((c) => c.labels[CLAB_TOPO_LABEL]).find((f) => f !== undefined && existsSync(f));
+  const topo = file !== undefined ? readTopology(file) : { lab, nodes: containers.map((c) => ({ name: c.node, labels: c.labels })) };
+  return checkTopology({ ...topo, lab });
+}
+
+async function ensureNetwork(docker: Docker, lab: string, net: LabNetwork, driver: string, existing: Map<string, Record<string, string> | undefined>): Promise<boolean> {
+  if (existing.has(net.dockerName)) {
+    if (existing.get(net.dockerName)?.[NET_LAB_LABEL] !== lab) throw new LabError(`network ${net.name}: a Docker network named ${net.dockerName} exists and is not lab ${lab}'s; remove or rename it`);
+    return false;
+  }
+  const config = [net.v4, net.v6].filter((c): c is { subnet: string; gateway: string } => c !== undefined).map((c) => ({ Subnet: c.subnet, Gateway: c.gateway }));
+  await docker.createNetwork({
+    Name: net.dockerName,
+    Driver: driver,
+    CheckDuplicate: true,
+    EnableIPv6: net.v6 !== undefined,
+    IPAM: { Driver: 'default', Config: config },
+    Labels: { [NET_LAB_LABEL]: lab, [NET_NAME_LABEL]: net.name },
+  });
+  return true;
+}
+
+/** Brings every running lab container onto its networks; throws LabError (with `lab`) on a bad lab. */
+export async function syncLabs(opts: { driver?: string; docker?: Docker } = {}): Promise<SyncReport> {
+  const docker = opts.docker ?? dockerClient(60_000);
+  const driver = opts.driver ?? process.env.WGMPLS_LAB_DRIVER ?? DRIVER_NAME;
+  const report: SyncReport = { created: [], connected: [] };
+  const all = await labContainers(docker);
+  const labs = new Map<string, LabContainer[]>();
+  for (const c of all) {
+    const lab = c.labels[CLAB_LAB_LABEL];
+    if (c.labels[LINKS_LABEL] === undefined) continue;
+    labs.set(lab, [...(labs.get(lab) ?? []), c]);
+  }
+  for (const [lab, containers] of labs) {
+    let checked: CheckedLab;
+    try {
+      checked = checkLab(lab, containers);
+    } catch (err) {
+      if (err instanceof LabError) throw new LabFailure(lab, err.message);
+      throw err;
+    }
+    const nets = await docker.listNetworks({ filters: { name: checked.networks.map((n) => n.dockerName) } });
+    const existing = new Map(nets.map((n) => [n.Name, n.Labels]));
+    for (const c of containers) {
+      if (!c.running) continue;
+      const node = checked.nodes.get(c.node);
+      if (!node) continue;
+      const info = await docker.getContainer(c.id).inspect();
+      const attached = new Set(Object.keys(info.NetworkSettings.Networks ?? {}));
+      for (const end of node.links) {
+        const net = checked.networks.find((n) => n.name === end.network);
+        if (!net || attached.has(net.dockerName)) continue;
+        try {
+          if (await ensureNetwork(docker, lab, net, driver, existing)) {
+            report.created.push(net.dockerName);
+            existing.set(net.dockerName, { [NET_LAB_LABEL]: lab });
+          }
+          await docker.getNetwork(net.dockerName).connect({
+            Container: c.id,
+            EndpointConfig: { IPAMConfig: { IPv4Address: end.v4 ? canonical(end.v4) : undefined, IPv6Address: end.v6 ? canonical(end.v6) : undefined } },
+          });
+        } catch (err) {
+          const msg = err instanceof LabError ? err.message : dockerMessage(err);
+          throw new LabFailure(lab, `node ${c.node}: network ${end.network} (${LINKS_LABEL} entry ${end.n}): ${msg}`);
+        }
+        report.connected.push(`${c.node}:${net.dockerName}`);
+      }
+    }
+  }
+  return report;
+}
+
+/** A lab that cannot be brought up; `message` names the node and the problem. */
+export class LabFailure extends Error {
+  constructor(
+    readonly lab: string,
+    message: string,
+  ) {
+    super(`lab ${lab}: ${message}`);
+  }
+}
+
+function dockerMessage(err: unknown): string {
+  const e = err as { json?: { message?: string }; message?: string };
+  return (e.json?.message ?? e.message ?? String(err)).trim();
+}
+
+/** Removes a lab's containers and the wgmpls networks `sync` made for it. */
+export async function sweepLab(lab: string, docker: Docker = dockerClient(60_000)): Promise<string[]> {
+  const removed: string[] = [];
+  for (const c of await labContainers(docker, lab)) {
+    await docker
+      .getContainer(c.id)
+      .remove({ force: true })
+      .then(() => removed.push(c.name))
+      .catch(() => undefined);
+  }
+  for (const n of await docker.listNetworks({ filters: { label: [`${NET_LAB_LABEL}=${lab}`] } })) {
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .then(() => removed.push(n.Name))
+      .catch(() => undefined);
+  }
+  return removed;
+}
+
+/** Serializes runs: every node of a lab runs sync at about the same time. */
+export async function withLock<T>(fn: () => Promise<T>, file = LOCK_FILE, timeoutMs = 120_000): Promise<T> {
+  mkdirSync(dirname(file), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A holder that died (SIGKILL) leaves its file: take it over.
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(file, 'utf8') || '0');
+      } catch {
+        continue; // released meanwhile
+      }
+      if (!(pid > 0 && existsSync(`/proc/${pid}`))) rmSync(file, { force: true });
+      else if (Date.now() > deadline) throw new Error(`${file} held by pid ${pid} for more than ${timeoutMs / 1000} s`);
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
