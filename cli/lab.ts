@@ -41,7 +41,8 @@ export function registerLabCommands(program: Command): void {
         } catch {
           // its stderr may be closed: ours is still logged
         }
-        const sweeper = spawn(process.execPath, [process.argv[1], 'lab', 'sweep', err.lab, '--after-pid', String(clab)], { detached: true, stdio: 'ignore' });
+        const topo = err.file !== undefined ? ['--topology', err.file] : [];
+        const sweeper = spawn(process.execPath, [process.argv[1], 'lab', 'sweep', err.lab, '--after-pid', String(clab), ...topo], { detached: true, stdio: 'ignore' });
         sweeper.unref();
         process.kill(clab, 'SIGTERM');
       }
@@ -72,11 +73,19 @@ export function registerLabCommands(program: Command): void {
     .description("remove a lab's containers and the wgmpls networks made for it (what a failed or interrupted deploy leaves)")
     .argument('<lab>', 'the lab name (the topology\'s "name")')
     .option('--after-pid <pid>', 'first wait for this process to exit')
-    .action(async (name: string, o: { afterPid?: string }) => {
+    .option('--topology <file>', 'first `containerlab destroy --cleanup -t FILE` (its own leftovers: management network, lab directory)')
+    .action(async (name: string, o: { afterPid?: string; topology?: string }) => {
       const { sweepLab } = await import('../plugin/lab/sync');
       if (o.afterPid !== undefined) {
         const deadline = Date.now() + 60_000;
         while (existsSync(`/proc/${o.afterPid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      }
+      if (o.topology !== undefined) {
+        await new Promise<void>((resolve) => {
+          const d = spawn('containerlab', ['destroy', '--cleanup', '-t', o.topology as string], { stdio: 'ignore', timeout: 120_000 });
+          d.on('exit', () => resolve());
+          d.on('error', () => resolve()); // no containerlab on PATH: the sweep below still runs
+        });
       }
       // Twice: a container whose creation was under way when containerlab stopped appears late.
       const removed = [...(await sweepLab(name))];

@@ -13,6 +13,7 @@ import { Supervisor } from './datapaths/supervisor';
 import { DockerEvents } from './docker/events';
 import { dockerView } from './docker/view';
 import { pruneOrphans } from './driver/orphans';
+import { LabAttacher } from './lab/attacher';
 import { LabNetworkCollector } from './lab/collector';
 import { Mutex } from './lock';
 import { ContainerRoutes } from './routes/watcher';
@@ -53,9 +54,12 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
     log,
   });
   routes.start();
-  // Networks of containerlab labs that were destroyed (containerlab cannot tell us).
+  // containerlab labs: nodes started without their stage (reconcile), and the networks of
+  // destroyed labs (containerlab cannot tell us).
   const driverName = basename(paths.socket, '.sock');
+  const labNodes = new LabAttacher(events, driverName, log);
   const labNets = new LabNetworkCollector(events, (d) => isOurDriver(d, driverName), log);
+  labNodes.start();
   labNets.start();
   events.start();
   log.info({ socket: paths.socket }, 'wgmpls network driver listening');
@@ -81,6 +85,7 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
       if (pruneTimer) clearTimeout(pruneTimer);
       supervisor.stopMonitoring();
       routes.stop();
+      labNodes.stop();
       labNets.stop();
       events.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -9,8 +9,9 @@
 // A lab whose topology is wrong is checked from its file (all nodes at once) by the first run,
 // and torn down: see `failLab`.
 import type Docker from 'dockerode';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { nsidOf } from '../../datapath/lsr/store';
 import { DRIVER_NAME } from '../config';
 import { dockerClient } from '../routes/container';
 import { CLAB_LAB_LABEL, CLAB_NODE_LABEL, LINKS_LABEL, LabError, LabNetwork, NET_LAB_LABEL, NET_NAME_LABEL, canonical } from './links';
@@ -19,6 +20,13 @@ import { CheckedLab, checkTopology, readTopology } from './topology';
 /** containerlab's label holding the topology file's absolute path. */
 const CLAB_TOPO_LABEL = 'clab-topo-file';
 export const LOCK_FILE = '/run/wgmpls/lab.lock';
+/**
+ * Per lab, the namespace cookie of each container `sync` saw (one file per container): the
+ * label tables (/run/wgmpls/lsr/<cookie>) that must go with the lab. Nothing else could find
+ * them once the containers are gone, and the datapaths' own clean-up only runs when another
+ * datapath starts.
+ */
+export const LAB_RECORDS = process.env.WGMPLS_LAB_DIR ?? '/run/wgmpls/lab';
 
 export interface SyncReport {
   created: string[];
@@ -45,8 +53,12 @@ async function labContainers(docker: Docker, lab?: string): Promise<LabContainer
 }
 
 /** The lab checked from its topology file; from its containers' labels if the file is gone. */
+function topologyFile(containers: readonly LabContainer[]): string | undefined {
+  return containers.map((c) => c.labels[CLAB_TOPO_LABEL]).find((f) => f !== undefined && existsSync(f));
+}
+
 function checkLab(lab: string, containers: readonly LabContainer[]): CheckedLab {
-  const file = containers.map((c) => c.labels[CLAB_TOPO_LABEL]).find((f) => f !== undefined && existsSync(f));
+  const file = topologyFile(containers);
   const topo = file !== undefined ? readTopology(file) : { lab, nodes: containers.map((c) => ({ name: c.node, labels: c.labels })) };
   return checkTopology({ ...topo, lab });
 }
@@ -85,7 +97,7 @@ export async function syncLabs(opts: { driver?: string; docker?: Docker } = {}):
     try {
       checked = checkLab(lab, containers);
     } catch (err) {
-      if (err instanceof LabError) throw new LabFailure(lab, err.message);
+      if (err instanceof LabError) throw new LabFailure(lab, err.message, topologyFile(containers));
       throw err;
     }
     const nets = await docker.listNetworks({ filters: { name: checked.networks.map((n) => n.dockerName) } });
@@ -95,6 +107,7 @@ export async function syncLabs(opts: { driver?: string; docker?: Docker } = {}):
       const node = checked.nodes.get(c.node);
       if (!node) continue;
       const info = await docker.getContainer(c.id).inspect();
+      recordNamespace(lab, c.id, info.State.Pid);
       const attached = new Set(Object.keys(info.NetworkSettings.Networks ?? {}));
       for (const end of node.links) {
         const net = checked.networks.find((n) => n.name === end.network);
@@ -110,7 +123,7 @@ export async function syncLabs(opts: { driver?: string; docker?: Docker } = {}):
           });
         } catch (err) {
           const msg = err instanceof LabError ? err.message : dockerMessage(err);
-          throw new LabFailure(lab, `node ${c.node}: network ${end.network} (${LINKS_LABEL} entry ${end.n}): ${msg}`);
+          throw new LabFailure(lab, `node ${c.node}: network ${end.network} (${LINKS_LABEL} entry ${end.n}): ${msg}`, topologyFile(containers));
         }
         report.connected.push(`${c.node}:${net.dockerName}`);
       }
@@ -119,11 +132,24 @@ export async function syncLabs(opts: { driver?: string; docker?: Docker } = {}):
   return report;
 }
 
+function recordNamespace(lab: string, containerId: string, pid: number): void {
+  if (!(pid > 0)) return;
+  try {
+    const dir = join(LAB_RECORDS, lab);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, containerId), nsidOf(`/proc/${pid}/ns/net`));
+  } catch {
+    // the container stopped meanwhile: it has no namespace left to have a table
+  }
+}
+
 /** A lab that cannot be brought up; `message` names the node and the problem. */
 export class LabFailure extends Error {
   constructor(
     readonly lab: string,
     message: string,
+    /** The lab's topology file, for `containerlab destroy`. */
+    readonly file?: string,
   ) {
     super(`lab ${lab}: ${message}`);
   }
