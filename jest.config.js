@@ -1,7 +1,8 @@
 // "unit" needs nothing but Node; "net" needs root, network namespaces, TUN, wireguard-go and
 // the built addon; "docker" also needs a running dockerd (scripts/docker-up.sh) and the lab
 // image (lab/images/build.sh); "vm" boots Debian's kernel under qemu and runs the kernel-mode
-// and kernel-WireGuard scenarios inside it (test/vm/). CI runs all four.
+// and kernel-WireGuard scenarios inside it (test/vm/); "lab" deploys lab/*.clab.yml with
+// containerlab (lab/containerlab/install.sh) on dockerd. CI runs all five.
 const common = {
   preset: 'ts-jest',
   testEnvironment: 'node',
@@ -13,5 +14,6 @@ module.exports = {
     { ...common, displayName: 'net', testMatch: ['<rootDir>/test/net/**/*.test.ts'] },
     { ...common, displayName: 'docker', testMatch: ['<rootDir>/test/docker/**/*.test.ts'] },
     { ...common, displayName: 'vm', testMatch: ['<rootDir>/test/vm/**/*.test.ts'] },
+    { ...common, displayName: 'lab', testMatch: ['<rootDir>/test/lab/**/*.test.ts'] },
   ],
 };
