@@ -69,6 +69,24 @@ export function registerLabCommands(program: Command): void {
     });
 
   lab
+    .command('graph')
+    .description('the lab with its wgmpls links as a Mermaid flowchart (containerlab graph only draws its own links)')
+    .argument('<topology>', 'the .clab.yml file')
+    .option('--direction <dir>', 'Mermaid direction: TD, LR, ...', 'TD')
+    .action(async (file: string, o: { direction: string }) => {
+      const { readTopology, checkTopology } = await import('../plugin/lab/topology');
+      const { mermaid } = await import('../plugin/lab/graph');
+      const { LabError } = await import('../plugin/lab/links');
+      try {
+        process.stdout.write(mermaid(checkTopology(readTopology(file)), o.direction));
+      } catch (err) {
+        if (!(err instanceof LabError)) throw err;
+        process.stderr.write(`wgmpls lab graph: lab ${file}: ${err.message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  lab
     .command('sweep')
     .description("remove a lab's containers and the wgmpls networks made for it (what a failed or interrupted deploy leaves)")
     .argument('<lab>', 'the lab name (the topology\'s "name")')

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cidr, LabError, gatewayFor, labNetworks, parseCidr, parseLinksLabel, subnetOf } from '../../plugin/lab/links';
 import { checkTopology, readTopology, topologyFromYaml } from '../../plugin/lab/topology';
+import { mermaid } from '../../plugin/lab/graph';
 
 const LAB = join(__dirname, '..', '..', 'lab');
 const cidr = (s: string): Cidr => parseCidr(s) as Cidr;
@@ -115,5 +116,17 @@ topology:
       'r4-r5 10.0.45.0/24 fd00:45::/64',
       'r5-r6 10.0.56.0/24 fd00:56::/64',
     ]);
+  });
+});
+
+describe('wgmpls lab graph', () => {
+  test('point-to-point links are edges with both interfaces, a multipoint network is a node', () => {
+    const router = mermaid(checkTopology(readTopology(join(LAB, 'router.clab.yml'))));
+    expect(router).toContain('graph TD\n  r1[r1]\n');
+    expect(router).toContain('  r2 ---|"wgm1 r2-r3 10.0.23.0/24 fd00:23::/64 wgm0"| r3\n');
+    expect(router.match(/---\|/g)).toHaveLength(5);
+    const lan = mermaid(checkTopology(readTopology(join(LAB, 'lan.clab.yml'))), 'LR');
+    expect(lan).toContain('  net_lan{{"lan 10.0.100.0/24 fd00:100::/64"}}\n');
+    expect(lan).toContain('  r3 ---|"wgm0"| net_lan\n');
   });
 });
