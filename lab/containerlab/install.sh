@@ -21,6 +21,8 @@ key="$VERSION-$(sha256sum "$patch_file" | cut -c1-16)"
 cached="$CACHE/containerlab-$key"
 
 if [ ! -x "$cached" ]; then
+  # The official Go tarball's place, often not on root's PATH.
+  command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
   command -v go >/dev/null || { echo "install.sh: the Go toolchain (go) is needed to build containerlab" >&2; exit 1; }
   dir=$(go mod download -json "$MODULE@$VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [ -d "$dir" ] || { echo "install.sh: go mod download $MODULE@$VERSION gave no module directory" >&2; exit 1; }
