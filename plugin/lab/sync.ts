@@ -9,7 +9,7 @@
 // A lab whose topology is wrong is checked from its file (all nodes at once) by the first run,
 // and torn down: see `failLab`.
 import type Docker from 'dockerode';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { nsidOf } from '../../datapath/lsr/store';
 import { DRIVER_NAME } from '../config';
@@ -117,12 +117,19 @@ export async function syncLabs(opts: { driver?: string; docker?: Docker } = {}):
             report.created.push(net.dockerName);
             existing.set(net.dockerName, { [NET_LAB_LABEL]: lab });
           }
-          await docker.getNetwork(net.dockerName).connect({
-            Container: c.id,
-            EndpointConfig: { IPAMConfig: { IPv4Address: end.v4 ? canonical(end.v4) : undefined, IPv6Address: end.v6 ? canonical(end.v6) : undefined } },
-          });
+          await docker
+            .getNetwork(net.dockerName)
+            .connect({
+              Container: c.id,
+              EndpointConfig: { IPAMConfig: { IPv4Address: end.v4 ? canonical(end.v4) : undefined, IPv6Address: end.v6 ? canonical(end.v6) : undefined } },
+            })
+            .catch((err: unknown) => {
+              // Connected since we looked (a run that was killed after Docker had done it): fine.
+              if (!/already exists in network/.test(dockerMessage(err))) throw err;
+            });
         } catch (err) {
-          const msg = err instanceof LabError ? err.message : dockerMessage(err);
+          let msg = err instanceof LabError ? err.message : dockerMessage(err);
+          if (/overlaps/.test(msg)) msg += await holdersOf(docker, net);
           throw new LabFailure(lab, `node ${c.node}: network ${end.network} (${LINKS_LABEL} entry ${end.n}): ${msg}`, topologyFile(containers));
         }
         report.connected.push(`${c.node}:${net.dockerName}`);
@@ -155,6 +162,18 @@ export class LabFailure extends Error {
   }
 }
 
+/** Which networks hold a subnet Docker refused as overlapping (two labs with the same addressing). */
+async function holdersOf(docker: Docker, net: LabNetwork): Promise<string> {
+  const want = new Set([net.v4?.subnet, net.v6?.subnet].filter((x): x is string => x !== undefined));
+  const holders: string[] = [];
+  for (const n of await docker.listNetworks()) {
+    const subnets = (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '');
+    const hit = subnets.filter((x) => want.has(x));
+    if (hit.length) holders.push(`${n.Name} (${hit.join(' ')})`);
+  }
+  return holders.length ? `; already used by ${holders.join(', ')}: labs deployed together need different subnets` : '';
+}
+
 function dockerMessage(err: unknown): string {
   const e = err as { json?: { message?: string }; message?: string };
   return (e.json?.message ?? e.message ?? String(err)).trim();
@@ -180,29 +199,37 @@ export async function sweepLab(lab: string, docker: Docker = dockerClient(60_000
   return removed;
 }
 
-/** Serializes runs: every node of a lab runs sync at about the same time. */
+/**
+ * Serializes runs: every node of a lab runs sync at about the same time (and the plugin too).
+ * The lock file appears with its holder's pid already in it (written aside, then hard-linked:
+ * atomic), so a waiter never reads a half-made lock; one whose holder died (containerlab kills
+ * a stage command it gives up on) is taken over.
+ */
 export async function withLock<T>(fn: () => Promise<T>, file = LOCK_FILE, timeoutMs = 120_000): Promise<T> {
   mkdirSync(dirname(file), { recursive: true });
+  const mine = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  writeFileSync(mine, String(process.pid));
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      // A holder that died (SIGKILL) leaves its file: take it over.
-      let pid = 0;
+  try {
+    for (;;) {
       try {
-        pid = Number(readFileSync(file, 'utf8') || '0');
-      } catch {
-        continue; // released meanwhile
+        linkSync(mine, file);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        let pid = 0;
+        try {
+          pid = Number(readFileSync(file, 'utf8'));
+        } catch {
+          continue; // released meanwhile
+        }
+        if (!existsSync(`/proc/${pid}`)) rmSync(file, { force: true });
+        else if (Date.now() > deadline) throw new Error(`${file} held by pid ${pid} for more than ${timeoutMs / 1000} s`);
+        else await new Promise((r) => setTimeout(r, 50));
       }
-      if (!(pid > 0 && existsSync(`/proc/${pid}`))) rmSync(file, { force: true });
-      else if (Date.now() > deadline) throw new Error(`${file} held by pid ${pid} for more than ${timeoutMs / 1000} s`);
-      else await new Promise((r) => setTimeout(r, 50));
     }
+  } finally {
+    rmSync(mine, { force: true });
   }
   try {
     return await fn();

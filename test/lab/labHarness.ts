@@ -68,9 +68,22 @@ export class Lab {
     if (r.code !== 0) throw new Error(`containerlab destroy -t ${file} failed (${r.code}): ${r.stderr}${r.stdout}`);
   }
 
-  /** Leftovers of an interrupted earlier run of the same lab (quietly). */
+  /**
+   * Leftovers of an interrupted earlier run of the same lab (quietly), and waits until the
+   * plugin has removed the lab's networks: a network left when the plugin stops right after
+   * would hold its subnets, and the next lab using them could not create its own.
+   */
   async clear(file: string): Promise<void> {
     await this.clab(['destroy', '--cleanup', '-t', file]);
+    const name = /^name:\s*(\S+)/m.exec(readFileSync(file, 'utf8'))?.[1];
+    if (!name) return;
+    const nets = async (): Promise<string> => (await dockerOk('network', 'ls', '-q', '--filter', `label=wgmpls.lab=${name}`)).trim();
+    try {
+      await waitFor(`the networks of lab ${name} to go`, async () => (await nets()) === '', 10_000);
+    } catch {
+      // The plugin did not (it may not run): remove them the way `wgmpls lab sweep` would.
+      await run(process.execPath, [CLI, 'lab', 'sweep', name], { env: this.env, timeoutMs: 60_000 });
+    }
   }
 
   /** What the lab runs on the host now, to check later that it is all gone. */

@@ -130,3 +130,27 @@ describe('wgmpls lab graph', () => {
     expect(lan).toContain('  r3 ---|"wgm0"| net_lan\n');
   });
 });
+
+describe('the lab lock', () => {
+  test('runs are serialized, also within one process, and a lock left by a dead holder is taken over', async () => {
+    const { mkdtempSync, writeFileSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { withLock } = await import('../../plugin/lab/sync');
+    const file = join(mkdtempSync(join(tmpdir(), 'wgmt-lock-')), 'lab.lock');
+    const order: string[] = [];
+    const job = (name: string) => () =>
+      new Promise<void>((resolve) => {
+        order.push(`${name}+`);
+        setTimeout(() => {
+          order.push(`${name}-`);
+          resolve();
+        }, 30);
+      });
+    await Promise.all([withLock(job('a'), file), withLock(job('b'), file), withLock(job('c'), file)]);
+    expect(order.join(' ')).toMatch(/^(\w)\+ \1- (\w)\+ \2- (\w)\+ \3-$/);
+    expect(existsSync(file)).toBe(false);
+    writeFileSync(file, '999999999'); // no such process
+    await withLock(job('d'), file, 2000);
+    expect(order.slice(-2)).toEqual(['d+', 'd-']);
+  }, 30_000); // the first import compiles sync.ts and loads dockerode: slow on a busy machine
+});
