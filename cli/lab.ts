@@ -2,6 +2,7 @@
 // `sync` is what a topology's stage runs on the host; `check` reads a topology file without
 // deploying it; `sweep` removes what a lab left. Modules loaded lazily, as for `plugin`.
 import type { Command } from 'commander';
+import type { CheckedLab } from '../plugin/lab/topology';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
@@ -12,6 +13,22 @@ function containerlabParent(): number | null {
   } catch {
     return null;
   }
+}
+
+/** Runs `fn` on the checked topology; a bad topology is reported as `wgmpls lab <cmd>: ...`. */
+async function withCheckedLab(cmd: string, file: string, fn: (checked: CheckedLab) => void | Promise<void>): Promise<void> {
+  const { readTopology, checkTopology } = await import('../plugin/lab/topology');
+  const { LabError } = await import('../plugin/lab/links');
+  let checked: CheckedLab;
+  try {
+    checked = checkTopology(readTopology(file));
+  } catch (err) {
+    if (!(err instanceof LabError)) throw err;
+    process.stderr.write(`wgmpls lab ${cmd}: lab ${file}: ${err.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  await fn(checked);
 }
 
 export function registerLabCommands(program: Command): void {
@@ -52,39 +69,26 @@ export function registerLabCommands(program: Command): void {
     .command('check')
     .description("check a topology file's wgmpls links and routes without deploying it; prints the networks it would make")
     .argument('<topology>', 'the .clab.yml file')
-    .action(async (file: string) => {
-      const { readTopology, checkTopology } = await import('../plugin/lab/topology');
-      const { LabError } = await import('../plugin/lab/links');
-      try {
-        const checked = checkTopology(readTopology(file));
+    .action((file: string) =>
+      withCheckedLab('check', file, (checked) => {
         for (const n of checked.networks) {
           const ends = n.ends.map((e) => `${e.node}(wgm${e.end.n - 1})`).join(' ');
           process.stdout.write(`${n.dockerName} ${[n.v4?.subnet, n.v6?.subnet].filter(Boolean).join(' ')} ${ends}\n`);
         }
-      } catch (err) {
-        if (!(err instanceof LabError)) throw err;
-        process.stderr.write(`wgmpls lab check: lab ${file}: ${err.message}\n`);
-        process.exitCode = 1;
-      }
-    });
+      }),
+    );
 
   lab
     .command('graph')
     .description('the lab with its wgmpls links as a Mermaid flowchart (containerlab graph only draws its own links)')
     .argument('<topology>', 'the .clab.yml file')
     .option('--direction <dir>', 'Mermaid direction: TD, LR, ...', 'TD')
-    .action(async (file: string, o: { direction: string }) => {
-      const { readTopology, checkTopology } = await import('../plugin/lab/topology');
-      const { mermaid } = await import('../plugin/lab/graph');
-      const { LabError } = await import('../plugin/lab/links');
-      try {
-        process.stdout.write(mermaid(checkTopology(readTopology(file)), o.direction));
-      } catch (err) {
-        if (!(err instanceof LabError)) throw err;
-        process.stderr.write(`wgmpls lab graph: lab ${file}: ${err.message}\n`);
-        process.exitCode = 1;
-      }
-    });
+    .action((file: string, o: { direction: string }) =>
+      withCheckedLab('graph', file, async (checked) => {
+        const { mermaid } = await import('../plugin/lab/graph');
+        process.stdout.write(mermaid(checked, o.direction));
+      }),
+    );
 
   lab
     .command('sweep')

@@ -8,15 +8,14 @@ import type { Log } from '../../datapath/log';
 import type { ContainerEvent, DockerEvents } from '../docker/events';
 import { CLAB_LAB_LABEL, LINKS_LABEL } from './links';
 import { LabFailure, syncLabs, withLock } from './sync';
+import { SettledTrigger } from './trigger';
 
 const SETTLE_MS = 200;
 
 export class LabAttacher {
-  private timer: NodeJS.Timeout | null = null;
-  private running = false;
-  private again = false;
+  private readonly trigger = new SettledTrigger(() => this.sync(), SETTLE_MS);
   private readonly onStart = (ev: ContainerEvent): void => {
-    if (ev.labels[LINKS_LABEL] !== undefined && ev.labels[CLAB_LAB_LABEL] !== undefined) this.kick();
+    if (ev.labels[LINKS_LABEL] !== undefined && ev.labels[CLAB_LAB_LABEL] !== undefined) this.trigger.kick();
   };
 
   constructor(
@@ -31,34 +30,16 @@ export class LabAttacher {
 
   stop(): void {
     this.events.off('start', this.onStart);
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.trigger.cancel();
   }
 
-  private kick(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.running) {
-        this.again = true;
-        return;
-      }
-      this.running = true;
-      withLock(() => syncLabs({ driver: this.driver }))
-        .then((r) => {
-          if (r.connected.length) this.log.info({ connected: r.connected, created: r.created }, 'containerlab nodes put on their wgmpls networks');
-        })
-        .catch((err: Error) => {
-          if (err instanceof LabFailure) this.log.warn({ lab: err.lab, err: err.message }, 'containerlab lab not brought up');
-          else this.log.warn({ err: err.message }, 'cannot put containerlab nodes on their wgmpls networks');
-        })
-        .finally(() => {
-          this.running = false;
-          if (this.again) {
-            this.again = false;
-            this.kick();
-          }
-        });
-    }, SETTLE_MS);
+  private async sync(): Promise<void> {
+    try {
+      const r = await withLock(() => syncLabs({ driver: this.driver }));
+      if (r.connected.length) this.log.info({ connected: r.connected, created: r.created }, 'containerlab nodes put on their wgmpls networks');
+    } catch (err) {
+      if (err instanceof LabFailure) this.log.warn({ lab: err.lab, err: err.message }, 'containerlab lab not brought up');
+      else this.log.warn({ err: (err as Error).message }, 'cannot put containerlab nodes on their wgmpls networks');
+    }
   }
 }

@@ -14,18 +14,23 @@ import type { ContainerEvent, DockerEvents } from '../docker/events';
 import { dockerClient } from '../routes/container';
 import { CLAB_LAB_LABEL, NET_LAB_LABEL } from './links';
 import { LAB_RECORDS } from './sync';
+import { SettledTrigger } from './trigger';
 
 /** Quiet time after the last destroy before looking: a lab's containers go one by one. */
 const SETTLE_MS = 300;
 
 export class LabNetworkCollector {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly trigger = new SettledTrigger(
+    () => this.collect().then(
+      () => undefined,
+      (err: Error) => this.log.warn({ err: err.message }, 'cannot look for networks of destroyed labs'),
+    ),
+    SETTLE_MS,
+  );
   private readonly onDestroy = (ev: ContainerEvent): void => {
-    if (ev.labels[CLAB_LAB_LABEL] !== undefined) this.kick();
+    if (ev.labels[CLAB_LAB_LABEL] !== undefined) this.trigger.kick();
   };
-  private readonly onResync = (): void => this.kick();
+  private readonly onResync = (): void => this.trigger.kick();
 
   constructor(
     private readonly events: DockerEvents,
@@ -42,29 +47,7 @@ export class LabNetworkCollector {
   stop(): void {
     this.events.off('destroy', this.onDestroy);
     this.events.off('resync', this.onResync);
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  private kick(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.running) {
-        this.again = true;
-        return;
-      }
-      this.running = this.collect()
-        .then(() => undefined)
-        .catch((err: Error) => this.log.warn({ err: err.message }, 'cannot look for networks of destroyed labs'))
-        .finally(() => {
-          this.running = null;
-          if (this.again) {
-            this.again = false;
-            this.kick();
-          }
-        });
-    }, SETTLE_MS);
+    this.trigger.cancel();
   }
 
   private async labGone(lab: string): Promise<boolean> {
