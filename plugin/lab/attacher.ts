@@ -7,7 +7,7 @@
 import type { Log } from '../../datapath/log';
 import type { ContainerEvent, DockerEvents } from '../docker/events';
 import { CLAB_LAB_LABEL, LINKS_LABEL } from './links';
-import { LabFailure, syncLabs, withLock } from './sync';
+import { LabFailure, labDriver, syncLabs, withLock } from './sync';
 import { SettledTrigger } from './trigger';
 
 const SETTLE_MS = 200;
@@ -25,6 +25,9 @@ export class LabAttacher {
   ) {}
 
   start(): void {
+    // Only the instance whose networks the labs use (`wgmpls lab sync`'s driver): a second
+    // driver instance on the same dockerd (tests, or another name) leaves labs alone.
+    if (this.driver !== labDriver()) return;
     this.events.on('start', this.onStart);
   }
 

@@ -80,10 +80,15 @@ async function ensureNetwork(docker: Docker, lab: string, net: LabNetwork, drive
   return true;
 }
 
+/** The driver of the networks `sync` makes: wgmpls, or WGMPLS_LAB_DRIVER (another instance's name). */
+export function labDriver(): string {
+  return process.env.WGMPLS_LAB_DRIVER ?? DRIVER_NAME;
+}
+
 /** Brings every running lab container onto its networks; throws LabError (with `lab`) on a bad lab. */
 export async function syncLabs(opts: { driver?: string; docker?: Docker } = {}): Promise<SyncReport> {
   const docker = opts.docker ?? dockerClient(60_000);
-  const driver = opts.driver ?? process.env.WGMPLS_LAB_DRIVER ?? DRIVER_NAME;
+  const driver = opts.driver ?? labDriver();
   const report: SyncReport = { created: [], connected: [] };
   const all = await labContainers(docker);
   const labs = new Map<string, LabContainer[]>();
