@@ -132,6 +132,28 @@ export class Lab {
     }
   }
 
+  /**
+   * Ping until it answers (the routes are applied from Docker's events just after the deploy),
+   * then three in a row. On failure the error carries what explains it: `wgmpls show` (routes,
+   * handshakes), the container's routes and the plugin's last log lines.
+   */
+  async pingUntil(container: string, args: string[], timeoutMs = 30_000): Promise<void> {
+    let last: RunResult | null = null;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      last = await docker('exec', container, 'ping', '-c', '1', '-W', '1', ...args);
+      if (last.code === 0) break;
+      await sleep(200);
+    }
+    if (last?.code === 0) last = await docker('exec', container, 'ping', '-c', '3', '-i', '0.2', '-W', '2', ...args);
+    if (last?.code === 0) return;
+    const show = await run(process.execPath, [CLI, 'show'], { env: this.plugin.env });
+    const routes = await docker('exec', container, 'ip', 'route');
+    throw new Error(
+      `ping ${args.join(' ')} from ${container} failed: ${last?.stdout}${last?.stderr}\n--- ip route in ${container}:\n${routes.stdout}\n--- wgmpls show:\n${show.stdout}${show.stderr}\n--- plugin log (end):\n${this.plugin.logs.split('\n').slice(-40).join('\n')}`,
+    );
+  }
+
   /** The endpoint (plugin state) holding an address, for its UDP port. */
   portOf(address: string): number {
     return this.plugin.endpointAt(address).port;
@@ -148,21 +170,6 @@ export interface Footprint {
 }
 
 export const node = (lab: string, n: string): string => `clab-${lab}-${n}`;
-
-/** Ping until it answers (the routes are applied from Docker's events, just after deploy). */
-export async function pingUntil(container: string, args: string[], timeoutMs = 20_000): Promise<void> {
-  let last: RunResult | null = null;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    last = await docker('exec', container, 'ping', '-c', '1', '-W', '1', ...args);
-    if (last.code === 0) break;
-    await sleep(200);
-  }
-  if (!last || last.code !== 0) throw new Error(`ping ${args.join(' ')} from ${container} never answered: ${last?.stdout}${last?.stderr}`);
-  // And then a few in a row: a path that works once but drops is not a path.
-  const r = await docker('exec', container, 'ping', '-c', '3', '-i', '0.2', '-W', '2', ...args);
-  if (r.code !== 0) throw new Error(`ping ${args.join(' ')} from ${container} failed: ${r.stdout}${r.stderr}`);
-}
 
 /** The label of a type-5 message (header bytes 1-3, little-endian: label in the top 20 bits). */
 export const labelOf = (p: Buffer): number => (p[1] | (p[2] << 8) | (p[3] << 16)) >> 4;

@@ -2,7 +2,7 @@
 // r1 reaches r3 through r2 (300, swapped to 301) although r1 and r3 share the network, and r3
 // answers through r2 (310, swapped to 311). Same requirements as seeds.test.ts.
 import { dockerOk } from '../docker/helpers';
-import { Lab, captureUnderlay, labelsTo, node, pingUntil, topology, whyNoLab } from './labHarness';
+import { Lab, captureUnderlay, labelsTo, node, topology, whyNoLab } from './labHarness';
 
 const skipReason = whyNoLab();
 if (skipReason && process.env.CI) throw new Error(`CI must run the lab tests, but: ${skipReason}`);
@@ -28,11 +28,11 @@ maybe('containerlab: three routers on one multipoint network', () => {
     expect((await dockerOk('network', 'ls', '--filter', 'label=wgmpls.lab=lan', '--format', '{{.Name}}')).trim()).toBe('wgmpls-lan-lan');
     const eps = Object.values(lab.plugin.state().endpoints);
     expect(eps).toHaveLength(3);
-    await pingUntil(r1, ['-I', '10.9.1.1', '10.9.3.1']);
+    await lab.pingUntil(r1, ['-I', '10.9.1.1', '10.9.3.1']);
     const [p1, p2, p3] = ['10.0.100.1', '10.0.100.2', '10.0.100.3'].map((a) => lab.portOf(a));
     const cap = await captureUnderlay([p1, p2, p3]);
-    await pingUntil(r1, ['-I', '10.9.1.1', '10.9.3.1']);
-    await pingUntil(r1, ['-6', '-I', 'fd00:9:1::1', 'fd00:9:3::1']);
+    await lab.pingUntil(r1, ['-I', '10.9.1.1', '10.9.3.1']);
+    await lab.pingUntil(r1, ['-6', '-I', 'fd00:9:1::1', 'fd00:9:3::1']);
     const udp = await cap.stop();
     // r1 -> r2: 300 (requests); r2 -> r3: 301; r3 -> r2: 310 (replies); r2 -> r1: 311.
     const from = (src: number, dst: number): number[] =>

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../net/harness';
 import { dockerOk } from '../docker/helpers';
-import { Footprint, Lab, node, pingUntil, topology, whyNoLab } from './labHarness';
+import { Footprint, Lab, node, topology, whyNoLab } from './labHarness';
 
 const skipReason = whyNoLab();
 if (skipReason && process.env.CI) throw new Error(`CI must run the lab tests, but: ${skipReason}`);
@@ -61,14 +61,14 @@ maybe('containerlab: redeploy, interrupted deploy, bad topologies', () => {
     files.push(file);
     const r1 = node('wgmtrc', 'r1');
     await lab.deploy(file);
-    await pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
+    await lab.pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
     const first = await lab.footprint('wgmtrc');
     await lab.deploy(file);
     const again = await lab.footprint('wgmtrc');
     expect(again.containers.sort()).toEqual(first.containers.sort());
     expect(again.ifnames.sort()).toEqual(first.ifnames.sort());
     expect((await dockerOk('network', 'ls', '-q', '--filter', 'label=wgmpls.lab=wgmtrc')).trim().split('\n')).toHaveLength(1);
-    await pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
+    await lab.pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
 
     // r2 changed: containerlab recreates it (without running its stages: the plugin connects it).
     writeFileSync(file, readFileSync(file, 'utf8').replace('- ip -6 addr add fd00:9:2::1/128 dev lo', '- ip -6 addr add fd00:9:2::1/128 dev lo\n        - ip addr add 10.9.2.2/32 dev lo'));
@@ -77,7 +77,7 @@ maybe('containerlab: redeploy, interrupted deploy, bad topologies', () => {
     expect(r.stderr + r.stdout).toMatch(/recreate/i);
     expect((await dockerOk('inspect', '-f', '{{.Id}}', node('wgmtrc', 'r2'))).trim()).not.toBe(oldR2);
     expect(await dockerOk('exec', node('wgmtrc', 'r2'), 'ip', '-o', '-4', 'addr', 'show', 'dev', 'lo')).toContain('10.9.2.2/32');
-    await pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1'], 30_000);
+    await lab.pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1'], 30_000);
     const changed = await lab.footprint('wgmtrc');
     expect(changed.containers).toHaveLength(2);
     expect(changed.ifnames).toHaveLength(2);

@@ -4,7 +4,7 @@
 // dockerd, containerlab (lab/containerlab/install.sh) and no other wgmpls driver running;
 // skipped with a message otherwise, an error under CI.
 import { docker, dockerOk } from '../docker/helpers';
-import { Lab, captureUnderlay, labelsTo, node, pingUntil, topology, whyNoLab } from './labHarness';
+import { Lab, captureUnderlay, labelsTo, node, topology, whyNoLab } from './labHarness';
 
 const skipReason = whyNoLab();
 if (skipReason && process.env.CI) throw new Error(`CI must run the lab tests, but: ${skipReason}`);
@@ -22,19 +22,23 @@ maybe('containerlab: the seed scenarios', () => {
     for (const t of ['tunnel', 'router', 'stack']) await lab.clear(topology(t));
     await lab.stop();
   }, 240_000);
+  // A test that failed half way must not leave its lab to the next (same subnets).
+  afterEach(async () => {
+    for (const t of ['tunnel', 'stack']) await lab.clear(topology(t));
+  }, 240_000);
 
   test('tunnel: ping over label 100 one way and 200 back, IPv4 and IPv6; destroy leaves nothing', async () => {
     const file = topology('tunnel');
     await lab.deploy(file);
     const r1 = node('tunnel', 'r1');
     const r2 = node('tunnel', 'r2');
-    await pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
+    await lab.pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
     const toR2 = lab.portOf('10.0.12.2');
     const toR1 = lab.portOf('10.0.12.1');
     const cap = await captureUnderlay([toR1, toR2]);
-    await pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
-    await pingUntil(r1, ['-6', '-I', 'fd00:9:1::1', 'fd00:9:2::1']);
-    await pingUntil(r2, ['-I', '10.9.2.1', '10.9.1.1']);
+    await lab.pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
+    await lab.pingUntil(r1, ['-6', '-I', 'fd00:9:1::1', 'fd00:9:2::1']);
+    await lab.pingUntil(r2, ['-I', '10.9.2.1', '10.9.1.1']);
     const udp = await cap.stop();
     expect(labelsTo(udp, toR2)).toEqual([100]);
     expect(labelsTo(udp, toR1)).toEqual([200]);
@@ -53,8 +57,10 @@ maybe('containerlab: the seed scenarios', () => {
     const r6 = node('router', 'r6');
     beforeAll(async () => {
       await lab.deploy(file);
-      await pingUntil(r1, ['10.0.56.2']);
+      await lab.pingUntil(r1, ['10.0.56.2']);
     }, 180_000);
+    // Whatever failed above, the next lab (same subnets) must find this one gone.
+    afterAll(() => lab.clear(file), 120_000);
 
     test('containerlab inspect lists the six nodes running; each link is a wgmpls network of the lab', async () => {
       const r = await lab.clab(['inspect', '-t', file, '--format', 'json']);
@@ -73,10 +79,10 @@ maybe('containerlab: the seed scenarios', () => {
         { fwdTo: '10.0.45.2', label: 103, backTo: '10.0.45.1', back: 201 },
       ].map((h) => ({ ...h, fwdPort: lab.portOf(h.fwdTo), backPort: lab.portOf(h.backTo) }));
       const cap = await captureUnderlay(hops.flatMap((h) => [h.fwdPort, h.backPort]));
-      await pingUntil(r1, ['10.0.56.2']);
-      await pingUntil(r6, ['10.0.12.1']);
-      await pingUntil(r1, ['-6', 'fd00:56::2']);
-      await pingUntil(r6, ['-6', 'fd00:12::1']);
+      await lab.pingUntil(r1, ['10.0.56.2']);
+      await lab.pingUntil(r6, ['10.0.12.1']);
+      await lab.pingUntil(r1, ['-6', 'fd00:56::2']);
+      await lab.pingUntil(r6, ['-6', 'fd00:12::1']);
       const udp = await cap.stop();
       for (const h of hops) {
         expect({ to: h.fwdTo, labels: labelsTo(udp, h.fwdPort) }).toEqual({ to: h.fwdTo, labels: [h.label] });
@@ -85,7 +91,7 @@ maybe('containerlab: the seed scenarios', () => {
       // r5 pops 103 (penultimate hop): towards r6 it is plain IP, type 4 only.
       const toR6 = lab.portOf('10.0.56.2');
       const cap2 = await captureUnderlay([toR6]);
-      await pingUntil(r1, ['10.0.56.2']);
+      await lab.pingUntil(r1, ['10.0.56.2']);
       const udp2 = await cap2.stop();
       expect(udp2.filter((u) => u.dstPort === toR6 && u.payload[0] === 4).length).toBeGreaterThanOrEqual(3);
       expect(labelsTo(udp2, toR6)).toEqual([]);
@@ -128,12 +134,12 @@ maybe('containerlab: the seed scenarios', () => {
     await lab.deploy(file);
     const r1 = node('stack', 'r1');
     const r2 = node('stack', 'r2');
-    await pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
+    await lab.pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
     const ports = [lab.portOf('10.0.12.1'), lab.portOf('10.0.12.2')];
     const cap = await captureUnderlay(ports);
-    await pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
-    await pingUntil(r2, ['-I', '10.9.2.1', '10.9.1.1']);
-    await pingUntil(r1, ['-6', '-I', 'fd00:9:1::1', 'fd00:9:2::1']);
+    await lab.pingUntil(r1, ['-I', '10.9.1.1', '10.9.2.1']);
+    await lab.pingUntil(r2, ['-I', '10.9.2.1', '10.9.1.1']);
+    await lab.pingUntil(r1, ['-6', '-I', 'fd00:9:1::1', 'fd00:9:2::1']);
     const udp = await cap.stop();
     const tops = [...new Set([...labelsTo(udp, ports[0]), ...labelsTo(udp, ports[1])])].sort((a, b) => a - b);
     expect(tops).toEqual([100, 101, 200]);
