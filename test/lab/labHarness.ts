@@ -74,9 +74,13 @@ export class Lab {
    * would hold its subnets, and the next lab using them could not create its own.
    */
   async clear(file: string): Promise<void> {
-    await this.clab(['destroy', '--cleanup', '-t', file]);
     const name = /^name:\s*(\S+)/m.exec(readFileSync(file, 'utf8'))?.[1];
-    if (!name) return;
+    if (!name) throw new Error(`${file} has no lab name`);
+    const there = async (): Promise<boolean> =>
+      (await dockerOk('ps', '-aq', '--filter', `label=containerlab=${name}`)).trim() !== '' ||
+      (await dockerOk('network', 'ls', '-q', '--filter', `label=wgmpls.lab=${name}`)).trim() !== '';
+    if (!(await there())) return;
+    await this.clab(['destroy', '--cleanup', '-t', file]);
     const nets = async (): Promise<string> => (await dockerOk('network', 'ls', '-q', '--filter', `label=wgmpls.lab=${name}`)).trim();
     try {
       await waitFor(`the networks of lab ${name} to go`, async () => (await nets()) === '', 10_000);
