@@ -65,16 +65,19 @@ export class LsrEndpoint {
     this.steered = '';
     this.addresses = new AddressBook(netnsPath);
     this.addresses.onRefresh = () => this.steerPrefixes();
-    this.reload();
-    this.siblings = new Siblings(this.dir, ifname, (e) => this.egress(e));
-    await this.siblings.listen();
-    await this.addresses.start();
+    // Watch first, then read: a table written between the read and the watch would never be
+    // loaded. That window was real: the sibling socket below tells the plugin we have joined,
+    // and it writes a container's routes as soon as it sees it, while we were still awaiting.
     // Atomic replacement shows up as a rename of table.json in the directory.
     this.watcher = watch(this.dir, (_event, file) => {
       if (file !== 'table.json') return;
       if (this.reloadTimer) clearTimeout(this.reloadTimer);
       this.reloadTimer = setTimeout(() => this.reload(), 10);
     });
+    this.reload();
+    this.siblings = new Siblings(this.dir, ifname, (e) => this.egress(e));
+    await this.siblings.listen();
+    await this.addresses.start();
     this.log.info({ ifname, nsid }, 'label-switching router joined');
   }
 
