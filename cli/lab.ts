@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import type { CheckedLab } from '../plugin/lab/topology';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 /** The process that ran us, if it is containerlab (a stage's `target: host` exec). */
 function containerlabParent(): number | null {
@@ -12,6 +13,28 @@ function containerlabParent(): number | null {
     return readFileSync(`/proc/${process.ppid}/comm`, 'utf8').trim() === 'containerlab' ? process.ppid : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Whether containerlab process `pid` is deploying the topology `file`: its `-t`/`--topo` argument
+ * (relative to its working directory), or, without one, a file in its working directory (it
+ * then picks the *.clab.yml there).
+ */
+export function deploysTopology(pid: number, file: string): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const cwd = readlinkSync(`/proc/${pid}/cwd`);
+    let topo: string | undefined;
+    argv.forEach((a, i) => {
+      if (a === '-t' || a === '--topo') topo = argv[i + 1];
+      else if (a.startsWith('--topo=') || a.startsWith('-t=')) topo = a.slice(a.indexOf('=') + 1);
+    });
+    const target = realpathSync(file);
+    if (topo === undefined) return dirname(target) === realpathSync(cwd);
+    return realpathSync(resolve(cwd, topo)) === target;
+  } catch {
+    return false;
   }
 }
 
@@ -38,31 +61,32 @@ export function registerLabCommands(program: Command): void {
     .command('sync')
     .description("put every running containerlab node on the wgmpls networks of its wgmpls.links label (run by the topology's stage, on the host)")
     .action(async () => {
-      const { syncLabs, withLock, LabFailure } = await import('../plugin/lab/sync');
+      const { syncLabs, withLock } = await import('../plugin/lab/sync');
+      const r = await withLock(() => syncLabs());
+      for (const n of r.created) process.stdout.write(`created network ${n}\n`);
+      for (const c of r.connected) process.stdout.write(`connected ${c}\n`);
+      if (r.failures.length === 0) return;
+      process.exitCode = 1;
+      for (const f of r.failures) process.stderr.write(`wgmpls lab sync: ${f.message}\n`);
+      const clab = containerlabParent();
+      if (clab === null) return;
+      // Only the lab this containerlab deploys is stopped: another lab's trouble (a running lab
+      // whose file was edited since, say) is reported and left alone.
+      const mine = r.failures.find((f) => f.file !== undefined && deploysTopology(clab, f.file));
+      if (!mine) return;
+      const msg = `wgmpls lab sync: ${mine.message}`;
+      // containerlab only logs a failing stage command and deploys on. Failing the deploy
+      // takes stopping it: say why on its own stderr (it may exit before logging ours), have a
+      // detached sweeper remove what it made once it is gone, then SIGTERM it (exit code 1).
       try {
-        const r = await withLock(() => syncLabs());
-        for (const n of r.created) process.stdout.write(`created network ${n}\n`);
-        for (const c of r.connected) process.stdout.write(`connected ${c}\n`);
-      } catch (err) {
-        if (!(err instanceof LabFailure)) throw err;
-        const msg = `wgmpls lab sync: ${err.message}`;
-        process.stderr.write(`${msg}\n`);
-        process.exitCode = 1;
-        const clab = containerlabParent();
-        if (clab === null) return;
-        // containerlab only logs a failing stage command and deploys on. Failing the deploy
-        // takes stopping it: say why on its own stderr (it may exit before logging ours), have a
-        // detached sweeper remove what it made once it is gone, then SIGTERM it (exit code 1).
-        try {
-          writeFileSync(`/proc/${clab}/fd/2`, `\nERROR ${msg}\nERROR wgmpls: stopping the deploy; the lab's containers and wgmpls networks are removed\n`);
-        } catch {
-          // its stderr may be closed: ours is still logged
-        }
-        const topo = err.file !== undefined ? ['--topology', err.file] : [];
-        const sweeper = spawn(process.execPath, [process.argv[1], 'lab', 'sweep', err.lab, '--after-pid', String(clab), ...topo], { detached: true, stdio: 'ignore' });
-        sweeper.unref();
-        process.kill(clab, 'SIGTERM');
+        writeFileSync(`/proc/${clab}/fd/2`, `\nERROR ${msg}\nERROR wgmpls: stopping the deploy; the lab's containers and wgmpls networks are removed\n`);
+      } catch {
+        // its stderr may be closed: ours is still logged
       }
+      const topo = mine.file !== undefined ? ['--topology', mine.file] : [];
+      const sweeper = spawn(process.execPath, [process.argv[1], 'lab', 'sweep', mine.lab, '--after-pid', String(clab), ...topo], { detached: true, stdio: 'ignore' });
+      sweeper.unref();
+      process.kill(clab, 'SIGTERM');
     });
 
   lab

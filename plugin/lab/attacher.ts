@@ -7,7 +7,7 @@
 import type { Log } from '../../datapath/log';
 import type { ContainerEvent, DockerEvents } from '../docker/events';
 import { CLAB_LAB_LABEL, LINKS_LABEL } from './links';
-import { LabFailure, labDriver, syncLabs, withLock } from './sync';
+import { labDriver, syncLabs, withLock } from './sync';
 import { SettledTrigger } from './trigger';
 
 const SETTLE_MS = 200;
@@ -40,9 +40,9 @@ export class LabAttacher {
     try {
       const r = await withLock(() => syncLabs({ driver: this.driver }));
       if (r.connected.length) this.log.info({ connected: r.connected, created: r.created }, 'containerlab nodes put on their wgmpls networks');
+      for (const f of r.failures) this.log.warn({ lab: f.lab, err: f.message }, 'containerlab lab not brought up');
     } catch (err) {
-      if (err instanceof LabFailure) this.log.warn({ lab: err.lab, err: err.message }, 'containerlab lab not brought up');
-      else this.log.warn({ err: (err as Error).message }, 'cannot put containerlab nodes on their wgmpls networks');
+      this.log.warn({ err: (err as Error).message }, 'cannot put containerlab nodes on their wgmpls networks');
     }
   }
 }

@@ -31,6 +31,8 @@ export const LAB_RECORDS = process.env.WGMPLS_LAB_DIR ?? '/run/wgmpls/lab';
 export interface SyncReport {
   created: string[];
   connected: string[];
+  /** Labs that could not be brought up (each is independent: one bad lab does not stop another). */
+  failures: LabFailure[];
 }
 
 interface LabContainer {
@@ -85,63 +87,71 @@ export function labDriver(): string {
   return process.env.WGMPLS_LAB_DRIVER ?? DRIVER_NAME;
 }
 
-/** Brings every running lab container onto its networks; throws LabError (with `lab`) on a bad lab. */
+/** Brings every running lab container onto its networks; a lab that cannot be is in `failures`. */
 export async function syncLabs(opts: { driver?: string; docker?: Docker } = {}): Promise<SyncReport> {
   const docker = opts.docker ?? dockerClient(60_000);
   const driver = opts.driver ?? labDriver();
-  const report: SyncReport = { created: [], connected: [] };
-  const all = await labContainers(docker);
+  const report: SyncReport = { created: [], connected: [], failures: [] };
   const labs = new Map<string, LabContainer[]>();
-  for (const c of all) {
-    const lab = c.labels[CLAB_LAB_LABEL];
+  for (const c of await labContainers(docker)) {
     if (c.labels[LINKS_LABEL] === undefined) continue;
+    const lab = c.labels[CLAB_LAB_LABEL];
     labs.set(lab, [...(labs.get(lab) ?? []), c]);
   }
   for (const [lab, containers] of labs) {
-    let checked: CheckedLab;
     try {
-      checked = checkLab(lab, containers);
+      await syncLab(docker, lab, containers, driver, report);
     } catch (err) {
-      if (err instanceof LabError) throw new LabFailure(lab, err.message, topologyFile(containers));
-      throw err;
-    }
-    const nets = await docker.listNetworks({ filters: { name: checked.networks.map((n) => n.dockerName) } });
-    const existing = new Map(nets.map((n) => [n.Name, n.Labels]));
-    for (const c of containers) {
-      if (!c.running) continue;
-      const node = checked.nodes.get(c.node);
-      if (!node) continue;
-      const info = await docker.getContainer(c.id).inspect();
-      recordNamespace(lab, c.id, info.State.Pid);
-      const attached = new Set(Object.keys(info.NetworkSettings.Networks ?? {}));
-      for (const end of node.links) {
-        const net = checked.networks.find((n) => n.name === end.network);
-        if (!net || attached.has(net.dockerName)) continue;
-        try {
-          if (await ensureNetwork(docker, lab, net, driver, existing)) {
-            report.created.push(net.dockerName);
-            existing.set(net.dockerName, { [NET_LAB_LABEL]: lab });
-          }
-          await docker
-            .getNetwork(net.dockerName)
-            .connect({
-              Container: c.id,
-              EndpointConfig: { IPAMConfig: { IPv4Address: end.v4 ? canonical(end.v4) : undefined, IPv6Address: end.v6 ? canonical(end.v6) : undefined } },
-            })
-            .catch((err: unknown) => {
-              // Connected since we looked (a run that was killed after Docker had done it): fine.
-              if (!/already exists in network/.test(dockerMessage(err))) throw err;
-            });
-        } catch (err) {
-          let msg = err instanceof LabError ? err.message : dockerMessage(err);
-          if (/overlaps/.test(msg)) msg += await holdersOf(docker, net);
-          throw new LabFailure(lab, `node ${c.node}: network ${end.network} (${LINKS_LABEL} entry ${end.n}): ${msg}`, topologyFile(containers));
-        }
-        report.connected.push(`${c.node}:${net.dockerName}`);
-      }
+      if (!(err instanceof LabFailure)) throw err;
+      report.failures.push(err);
     }
   }
   return report;
+}
+
+async function syncLab(docker: Docker, lab: string, containers: readonly LabContainer[], driver: string, report: SyncReport): Promise<void> {
+  let checked: CheckedLab;
+  try {
+    checked = checkLab(lab, containers);
+  } catch (err) {
+    if (err instanceof LabError) throw new LabFailure(lab, err.message, topologyFile(containers));
+    throw err;
+  }
+  const nets = await docker.listNetworks({ filters: { name: checked.networks.map((n) => n.dockerName) } });
+  const existing = new Map(nets.map((n) => [n.Name, n.Labels]));
+  for (const c of containers) {
+    if (!c.running) continue;
+    const node = checked.nodes.get(c.node);
+    if (!node) continue;
+    const info = await docker.getContainer(c.id).inspect();
+    recordNamespace(lab, c.id, info.State.Pid);
+    const attached = new Set(Object.keys(info.NetworkSettings.Networks ?? {}));
+    for (const end of node.links) {
+      const net = checked.networks.find((n) => n.name === end.network);
+      if (!net || attached.has(net.dockerName)) continue;
+      try {
+        if (await ensureNetwork(docker, lab, net, driver, existing)) {
+          report.created.push(net.dockerName);
+          existing.set(net.dockerName, { [NET_LAB_LABEL]: lab });
+        }
+        await docker
+          .getNetwork(net.dockerName)
+          .connect({
+            Container: c.id,
+            EndpointConfig: { IPAMConfig: { IPv4Address: end.v4 ? canonical(end.v4) : undefined, IPv6Address: end.v6 ? canonical(end.v6) : undefined } },
+          })
+          .catch((err: unknown) => {
+            // Connected since we looked (a run that was killed after Docker had done it): fine.
+            if (!/already exists in network/.test(dockerMessage(err))) throw err;
+          });
+      } catch (err) {
+        let msg = err instanceof LabError ? err.message : dockerMessage(err);
+        if (/overlaps/.test(msg)) msg += await holdersOf(docker, net);
+        throw new LabFailure(lab, `node ${c.node}: network ${end.network} (${LINKS_LABEL} entry ${end.n}): ${msg}`, topologyFile(containers));
+      }
+      report.connected.push(`${c.node}:${net.dockerName}`);
+    }
+  }
 }
 
 function recordNamespace(lab: string, containerId: string, pid: number): void {

@@ -105,6 +105,25 @@ maybe('containerlab: redeploy, interrupted deploy, bad topologies', () => {
     expect(out).not.toContain('panic');
   });
 
+  test('a running lab whose file turned bad is reported, not torn down, when another lab deploys', async () => {
+    const a = variant('tunnel', 'wgmtedited');
+    const b = variant('lan', 'wgmtother');
+    files.push(a, b);
+    await lab.deploy(a);
+    await lab.pingUntil(node('wgmtedited', 'r1'), ['-I', '10.9.1.1', '10.9.2.1']);
+    writeFileSync(a, readFileSync(a, 'utf8').replace('wgmpls.links: r1-r2 10.0.12.2/24', 'wgmpls.links: r1-r2 10.0.13.2/24'));
+    const r = await lab.deploy(b);
+    expect(r.stdout + r.stderr).toMatch(/lab wgmtedited: node r2: wgmpls\.links entry 1: 10\.0\.13\.2\/24 is not in 10\.0\.12\.0\/24/);
+    await lab.pingUntil(node('wgmtother', 'r1'), ['-I', '10.9.1.1', '10.9.3.1']);
+    // The edited lab still runs and still forwards.
+    await lab.pingUntil(node('wgmtedited', 'r1'), ['-I', '10.9.1.1', '10.9.2.1']);
+    const fa = await lab.footprint('wgmtedited');
+    const fb = await lab.footprint('wgmtother');
+    await lab.destroy(b);
+    await lab.destroy(a);
+    await lab.assertGone(merge(fa, fb));
+  });
+
   const bad: [string, string, [string, string][], RegExp][] = [
     [
       'a link address outside the subnet of its other end',
