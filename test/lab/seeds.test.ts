@@ -4,7 +4,9 @@
 // dockerd, containerlab (lab/containerlab/install.sh) and no other wgmpls driver running;
 // skipped with a message otherwise, an error under CI.
 import { docker, dockerOk } from '../docker/helpers';
-import { Lab, captureUnderlay, labelsTo, node, topology, whyNoLab } from './labHarness';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAB_DIR, Lab, captureUnderlay, labelsTo, node, topology, whyNoLab } from './labHarness';
 
 const skipReason = whyNoLab();
 if (skipReason && process.env.CI) throw new Error(`CI must run the lab tests, but: ${skipReason}`);
@@ -19,7 +21,11 @@ maybe('containerlab: the seed scenarios', () => {
     for (const t of ['tunnel', 'router', 'stack']) await lab.clear(topology(t));
   }, 240_000);
   afterAll(async () => {
-    for (const t of ['tunnel', 'router', 'stack']) await lab.clear(topology(t));
+    for (const t of ['tunnel', 'router', 'stack']) {
+      await lab.clear(topology(t));
+      // What `containerlab destroy` without --cleanup keeps: its lab directory beside the file.
+      rmSync(join(LAB_DIR, `clab-${t}`), { recursive: true, force: true });
+    }
     await lab.stop();
   }, 240_000);
   // A test that failed half way must not leave its lab to the next (same subnets).
