@@ -48,6 +48,15 @@ function rtmsg(family: number, dstLen: number, scope: number): Buffer {
   return rt.formatRoute({ family, dstLen, table: RT_TABLE_MAIN, protocol: rt.RouteProtocol.BOOT, scope, type: rt.RouteType.UNICAST });
 }
 
+/**
+ * struct rtmsg as iproute2 fills it for `ip route del`: protocol and type unspecified and scope
+ * RT_SCOPE_NOWHERE, which the kernel reads as "any" (fib_table_delete compares a given scope
+ * exactly: a delete saying "universe" would never find a scope-link route).
+ */
+function rtmsgDelete(family: number, dstLen: number): Buffer {
+  return rt.formatRoute({ family, dstLen, table: RT_TABLE_MAIN, scope: rt.RouteScope.NOWHERE, type: rt.RouteType.UNSPEC });
+}
+
 export type Verb = 'replace' | 'add' | 'del';
 
 function flagsFor(verb: Verb): number {
@@ -66,8 +75,8 @@ export function mplsRouteRequest(verb: Verb, route: MplsRoute, oif: number): Req
     if (route.via) attrs.push({ type: RTA_VIA, name: 'RTA_VIA', data: rtvia(route.via) });
     attrs.push({ type: RTA_OIF, name: 'RTA_OIF', data: u32(oif) });
   }
-  const type = verb === 'del' ? rt.MessageType.DELROUTE : rt.MessageType.NEWROUTE;
-  return buildRequest(type, flagsFor(verb), rtmsg(AF_MPLS, 20, rt.RouteScope.UNIVERSE), attrs);
+  if (verb === 'del') return buildRequest(rt.MessageType.DELROUTE, flagsFor(verb), rtmsgDelete(AF_MPLS, 20), attrs);
+  return buildRequest(rt.MessageType.NEWROUTE, flagsFor(verb), rtmsg(AF_MPLS, 20, rt.RouteScope.UNIVERSE), attrs);
 }
 
 /**
@@ -94,8 +103,8 @@ export function ipRouteRequest(verb: Verb, route: IpRoute, oif: number): Request
     // `ip route del PREFIX dev DEV`: only the route through that device.
     attrs.push({ type: RTA_OIF, name: 'RTA_OIF', data: u32(oif) });
   }
+  if (verb === 'del') return buildRequest(rt.MessageType.DELROUTE, flagsFor(verb), rtmsgDelete(family, route.prefix.bits), attrs);
   // iproute2: a route without a gateway is scope link, one with a gateway scope universe.
-  const scope = route.via || verb === 'del' ? rt.RouteScope.UNIVERSE : rt.RouteScope.LINK;
-  const type = verb === 'del' ? rt.MessageType.DELROUTE : rt.MessageType.NEWROUTE;
-  return buildRequest(type, flagsFor(verb), rtmsg(family, route.prefix.bits, scope), attrs);
+  const scope = route.via ? rt.RouteScope.UNIVERSE : rt.RouteScope.LINK;
+  return buildRequest(rt.MessageType.NEWROUTE, flagsFor(verb), rtmsg(family, route.prefix.bits, scope), attrs);
 }
