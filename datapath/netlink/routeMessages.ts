@@ -49,7 +49,7 @@ function rtmsg(family: number, dstLen: number, scope: number): Buffer {
 }
 
 /**
- * struct rtmsg as iproute2 fills it for `ip route del`: protocol and type unspecified and scope
+ * struct rtmsg as iproute2 fills it for `ip route del` of an IP route: protocol and type unspecified and scope
  * RT_SCOPE_NOWHERE, which the kernel reads as "any" (fib_table_delete compares a given scope
  * exactly: a delete saying "universe" would never find a scope-link route).
  */
@@ -75,8 +75,10 @@ export function mplsRouteRequest(verb: Verb, route: MplsRoute, oif: number): Req
     if (route.via) attrs.push({ type: RTA_VIA, name: 'RTA_VIA', data: rtvia(route.via) });
     attrs.push({ type: RTA_OIF, name: 'RTA_OIF', data: u32(oif) });
   }
-  if (verb === 'del') return buildRequest(rt.MessageType.DELROUTE, flagsFor(verb), rtmsgDelete(AF_MPLS, 20), attrs);
-  return buildRequest(rt.MessageType.NEWROUTE, flagsFor(verb), rtmsg(AF_MPLS, 20, rt.RouteScope.UNIVERSE), attrs);
+  // af_mpls refuses any type but unicast and any scope but universe, deletes included (unlike
+  // IPv4, whose delete needs "any scope": see rtmsgDelete).
+  const type = verb === 'del' ? rt.MessageType.DELROUTE : rt.MessageType.NEWROUTE;
+  return buildRequest(type, flagsFor(verb), rtmsg(AF_MPLS, 20, rt.RouteScope.UNIVERSE), attrs);
 }
 
 /**

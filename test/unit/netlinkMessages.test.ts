@@ -49,7 +49,7 @@ describe('netlink route messages', () => {
       hex(`2c000000 1800 0506 ${le32(req.seq)} 00000000 1c 14 00 00 fe 03 00 01 00000000 0800 0100 000c8100 0800 0400 01000000`).toString('hex'),
     );
     const del = mplsRouteRequest('del', pop, 0);
-    expect(del.bytes.toString('hex')).toBe(hex(`24000000 1900 0500 ${le32(del.seq)} 00000000 1c 14 00 00 fe 00 ff 00 00000000 0800 0100 000c8100`).toString('hex'));
+    expect(del.bytes.toString('hex')).toBe(hex(`24000000 1900 0500 ${le32(del.seq)} 00000000 1c 14 00 00 fe 03 00 01 00000000 0800 0100 000c8100`).toString('hex'));
   });
 
   test('FTN push: 10.0.56.0/24 encap mpls 101 via 10.0.23.2 dev (ifindex 5)', () => {
