@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isIP } from 'node:net';
 import { startDatapath } from '../datapath/run';
 import { createLog } from '../datapath/log';
+import { Timing, parseTestTiming } from '../datapath/device/constants';
 import { runInForeground } from './foreground';
 import { ownNamespace, runIp, runIpInContainer, runSysctl } from './ip';
 import { registerLabCommands } from './lab';
@@ -38,14 +39,27 @@ program
     if (v !== 'seed' && v !== 'any') throw new InvalidArgumentError("must be 'seed' or 'any'");
     return v;
   }, 'seed')
-  .action(async (ifname: string, o: { mtu: number; netns?: string; listenAddress?: string; mplsPeers: 'seed' | 'any' }) => {
+  // Hidden: for tests only. An option, never an environment variable, so that nothing a
+  // production datapath inherits (the plugin's environment) can shorten its timers.
+  .addOption(
+    new Option('--test-timing <json>', 'TESTS ONLY: shortened protocol timers, e.g. {"rekeyAfterTime":3000}')
+      .hideHelp()
+      .argParser((v: string): Timing => {
+        try {
+          return parseTestTiming(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      }),
+  )
+  .action(async (ifname: string, o: { mtu: number; netns?: string; listenAddress?: string; mplsPeers: 'seed' | 'any'; testTiming?: Timing }) => {
     if (!/^[A-Za-z0-9_.=-]{1,15}$/.test(ifname)) {
       program.error(`error: interface name "${ifname}" is invalid (1-15 characters of letters, digits, _ . = -)`);
     }
     if (o.listenAddress !== undefined && isIP(o.listenAddress) === 0) program.error(`error: --listen-address ${o.listenAddress} is not an IP address`);
     const log = createLog('wgmpls-datapath');
     await runInForeground(`wgmpls datapath ${ifname}`, log, () =>
-      startDatapath({ ifname, mtu: o.mtu, netnsPath: o.netns, listenAddress: o.listenAddress, mplsPeers: o.mplsPeers, log }),
+      startDatapath({ ifname, mtu: o.mtu, netnsPath: o.netns, listenAddress: o.listenAddress, mplsPeers: o.mplsPeers, testTiming: o.testTiming, log }),
     );
   });
 

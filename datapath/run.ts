@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { loadTunAddon } from './tun/native';
 import { Device } from './device/device';
-import { timingFromEnv, DEFAULT_MTU } from './device/constants';
+import { DEFAULT_MTU, Timing, defaultTiming } from './device/constants';
 import { UdpConn } from './conn/udp';
 import { TunDevice } from './tun/tunDevice';
 import { UapiServer } from './ipc/server';
@@ -23,6 +23,8 @@ export interface DatapathOptions {
   listenAddress?: string;
   /** Who may send us MPLS: the seed's rule (default) or every peer (multipoint networks). */
   mplsPeers?: 'seed' | 'any';
+  /** Test-only shortened protocol timers (`--test-timing`); production uses the defaults. */
+  testTiming?: Timing;
   log: Log;
 }
 
@@ -50,7 +52,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu });
   let lsr: LsrEndpoint | null = null;
   const udp = new UdpConn(opts.listenAddress, (code) => log.warn({ code }, 'UDP read error'));
-  const { device: dev, writeTun } = wireDevice(tun, udp, { mtu, timing: timingFromEnv(), log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
+  const { device: dev, writeTun } = wireDevice(tun, udp, { mtu, timing: opts.testTiming ?? defaultTiming, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
   const endpoint = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log);
   lsr = endpoint;
   let uapi: UapiServer;
@@ -72,6 +74,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
     tun.close();
     throw err;
   }
+  if (opts.testTiming) log.warn({ timing: opts.testTiming }, 'TEST TIMING in effect: protocol timers are not WireGuard\'s');
   feedFromTun(tun, dev, (code) => log.warn({ code }, 'TUN read error'));
   log.info({ ifname: tun.name, mtu, port: dev.port, uapi: uapi.path, warmUpMs: Math.round(warmMs) }, 'datapath up');
   setImmediate(() => {

@@ -1,5 +1,6 @@
 // Protocol constants from the WireGuard paper (section 6) and wireguard-go device/constants.go.
-// Times are in milliseconds. Tests may shorten them through `timingFromEnv`, never production.
+// Times are in milliseconds. Tests may shorten them through `--test-timing` (parseTestTiming),
+// never through the environment.
 
 export interface Timing {
   rekeyAfterTime: number;
@@ -39,18 +40,26 @@ export const UNDER_LOAD_HANDSHAKES_PER_SECOND = 64;
 export const UNDER_LOAD_AFTER_TIME = 1_000;
 
 /**
- * Test-only: WGMPLS_TEST_TIMING='{"rekeyAfterTime":3000,...}' overrides timing so that a
- * CI test can watch a rekey happen against a real peer without waiting two minutes.
+ * Test-only: shortened protocol timers, from the JSON the datapath's hidden `--test-timing`
+ * option carries (`{"rekeyAfterTime":3000,...}`), so that a test can watch a rekey happen
+ * against a real peer without waiting two minutes. Only an explicit command-line flag may do
+ * this: an environment variable would be inherited by every datapath the plugin spawns, and a
+ * production tunnel would silently run with test timers. Throws an Error naming the bad field.
  */
-export function timingFromEnv(env: NodeJS.ProcessEnv = process.env): Timing {
-  const raw = env.WGMPLS_TEST_TIMING;
-  if (!raw) return defaultTiming;
-  const parsed: unknown = JSON.parse(raw);
-  if (typeof parsed !== 'object' || parsed === null) throw new Error('WGMPLS_TEST_TIMING must be a JSON object');
+export function parseTestTiming(json: string): Timing {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new Error('--test-timing must be a JSON object, e.g. {"rekeyAfterTime":3000}');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('--test-timing must be a JSON object');
   const out: Timing = { ...defaultTiming };
   for (const [k, v] of Object.entries(parsed)) {
-    if (!(k in defaultTiming)) throw new Error(`WGMPLS_TEST_TIMING: unknown field ${k}`);
-    if (typeof v !== 'number' || !(v > 0)) throw new Error(`WGMPLS_TEST_TIMING: ${k} must be a positive number`);
+    if (!Object.prototype.hasOwnProperty.call(defaultTiming, k)) {
+      throw new Error(`--test-timing: unknown field ${JSON.stringify(k.slice(0, 40))} (known: ${Object.keys(defaultTiming).join(', ')})`);
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) throw new Error(`--test-timing: ${k} must be a positive number of milliseconds`);
     out[k as keyof Timing] = v;
   }
   return out;

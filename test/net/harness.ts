@@ -106,9 +106,16 @@ export interface Tunnel {
 }
 
 /** Starts `wgmpls datapath` or `wireguard-go -f` in a namespace and waits for its UAPI socket. */
-export async function startTunnel(ns: Netns, kind: Tunnel['kind'], ifname: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<Tunnel> {
+export async function startTunnel(
+  ns: Netns,
+  kind: Tunnel['kind'],
+  ifname: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 15_000,
+  args: string[] = [],
+): Promise<Tunnel> {
   const fullEnv = { ...process.env, ...env, WG_PROCESS_FOREGROUND: '1' };
-  const proc = kind === 'wgmpls' ? ns.spawn('node', [CLI, 'datapath', ifname], fullEnv) : ns.spawn('wireguard-go', ['-f', ifname], fullEnv);
+  const proc = kind === 'wgmpls' ? ns.spawn('node', [CLI, 'datapath', ifname, ...args], fullEnv) : ns.spawn('wireguard-go', ['-f', ifname, ...args], fullEnv);
   const logs: string[] = [];
   proc.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
   proc.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
@@ -240,15 +247,15 @@ export interface Side {
 export async function pair(
   kindA: Tunnel['kind'],
   kindB: Tunnel['kind'],
-  opts: { envA?: NodeJS.ProcessEnv; envB?: NodeJS.ProcessEnv; mpls?: boolean } = {},
+  opts: { envA?: NodeJS.ProcessEnv; envB?: NodeJS.ProcessEnv; argsA?: string[]; argsB?: string[]; mpls?: boolean } = {},
 ): Promise<[Side, Side]> {
   const nsA = await Netns.create('a');
   const nsB = await Netns.create('b');
   await link(nsA, ['10.250.0.1/24'], nsB, ['10.250.0.2/24']);
   const ifA = `wga${uniq()}`;
   const ifB = `wgb${uniq()}`;
-  const tA = await startTunnel(nsA, kindA, ifA, opts.envA);
-  const tB = await startTunnel(nsB, kindB, ifB, opts.envB);
+  const tA = await startTunnel(nsA, kindA, ifA, opts.envA, undefined, opts.argsA);
+  const tB = await startTunnel(nsB, kindB, ifB, opts.envB, undefined, opts.argsB);
   const kA = await genKeys();
   const kB = await genKeys();
   const sides: [Side, Side] = [

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns, Side, cleanupAll, isRoot, pair, ping, startTunnel, stopPair, uniq, waitFor, wgDump } from './harness';
+import { CLI, Netns, Side, cleanupAll, isRoot, pair, ping, startTunnel, stopPair, uniq, waitFor, wgDump } from './harness';
 
 const d = isRoot() ? describe : describe.skip;
 jest.setTimeout(120_000);
@@ -78,7 +78,7 @@ d('wgmpls datapath <-> wireguard-go', () => {
 
   test('after rekey intervals traffic still flows (shortened timers on the wgmpls side)', async () => {
     const timing = JSON.stringify({ rekeyAfterTime: 2500, rejectAfterTime: 6000, keepaliveTimeout: 1000, rekeyTimeout: 1000 });
-    const sides = await pair('wgmpls', 'wireguard-go', { envA: { WGMPLS_TEST_TIMING: timing } });
+    const sides = await pair('wgmpls', 'wireguard-go', { argsA: ['--test-timing', timing] });
     try {
       await ping(sides[0], sides[1].v4, 1);
       const first = (await wgDump(sides[1].ns, sides[1].tun.ifname)).peers[0].latestHandshake;
@@ -90,6 +90,24 @@ d('wgmpls datapath <-> wireguard-go', () => {
       await ping(sides[0], sides[1].v6, 3);
     } finally {
       await stopPair(sides);
+    }
+  });
+
+  test('WGMPLS_TEST_TIMING in the environment is not read; only --test-timing shortens timers, and a bad one is refused by name', async () => {
+    const ns = await Netns.create('t');
+    try {
+      // The old datapath parsed this variable and died on garbage: now nothing inherited matters.
+      const t = await startTunnel(ns, 'wgmpls', `wgt${uniq()}`, { WGMPLS_TEST_TIMING: '{"rekeyAfterTime":"not json' });
+      expect(t.logs.join('')).not.toMatch(/TEST TIMING/);
+      expect(await t.stop()).toBe(0);
+      const bad = await ns.exec('node', [CLI, 'datapath', `wgt${uniq()}`, '--test-timing', '{"rekeyAftreTime":3000}']);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/--test-timing: unknown field "rekeyAftreTime"/);
+      const good = await startTunnel(ns, 'wgmpls', `wgt${uniq()}`, {}, undefined, ['--test-timing', '{"rekeyAfterTime":3000}']);
+      await waitFor('the test-timing warning', () => good.logs.join('').includes('TEST TIMING in effect'));
+      expect(await good.stop()).toBe(0);
+    } finally {
+      await cleanupAll();
     }
   });
 

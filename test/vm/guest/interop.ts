@@ -39,7 +39,7 @@ async function setUp(): Promise<Pair> {
   const [kk, uk] = [await genKeys(), await genKeys()];
   await k.ip('link', 'add', 'wgk', 'type', 'wireguard');
   await k.must('wg', ['set', 'wgk', 'private-key', keyFile(kk.priv), 'listen-port', '51820']);
-  const tun = await startTunnel(u, 'wgmpls', 'wgu', { WGMPLS_TEST_TIMING: JSON.stringify({ rekeyAfterTime: REKEY_MS }) }, START_MS);
+  const tun = await startTunnel(u, 'wgmpls', 'wgu', {}, START_MS, ['--test-timing', JSON.stringify({ rekeyAfterTime: REKEY_MS })]);
   await u.must('wg', ['set', 'wgu', 'private-key', keyFile(uk.priv), 'listen-port', '51821']);
   for (const [ns, dev, addrs] of [
     [k, 'wgk', ['10.1.0.1/24', 'fd01::1/64']],
