@@ -16,6 +16,7 @@ export function newPeer(publicKey: Uint8Array): PeerSnapshot {
     presharedKey: new Uint8Array(32),
     endpoint: null,
     persistentKeepaliveInterval: 0,
+    labelAuth: false,
     lastHandshakeTimeSec: 0,
     lastHandshakeTimeNsec: 0,
     txBytes: 0n,
@@ -57,6 +58,7 @@ export class FakeTarget implements UapiTarget {
       if (pc.presharedKey) peer.presharedKey = pc.presharedKey;
       if (pc.endpoint) peer.endpoint = pc.endpoint;
       if (pc.persistentKeepaliveInterval !== undefined) peer.persistentKeepaliveInterval = pc.persistentKeepaliveInterval;
+      if (pc.labelAuth !== undefined) peer.labelAuth = pc.labelAuth;
       if (pc.replaceAllowedIps) peer.allowedIps = [];
       for (const a of pc.allowedIps) {
         const s = prefixToString(a);

@@ -52,6 +52,8 @@ export interface PeerSnapshot {
   presharedKey: Uint8Array; // all zero when unset
   endpoint: Endpoint | null;
   persistentKeepaliveInterval: number; // seconds, 0 = off
+  /** wgmpls extension: authenticated labels with this peer (`wgmpls-label-auth`). */
+  labelAuth: boolean;
   lastHandshakeTimeSec: number; // unix time; 0 = never
   lastHandshakeTimeNsec: number;
   txBytes: bigint;
@@ -74,6 +76,8 @@ export interface PeerChange {
   presharedKey?: Uint8Array;
   endpoint?: Endpoint;
   persistentKeepaliveInterval?: number;
+  /** wgmpls extension `wgmpls-label-auth=true|false`; unchanged when absent. */
+  labelAuth?: boolean;
   replaceAllowedIps: boolean;
   allowedIps: Prefix[]; // to add (after clearing, when replaceAllowedIps)
 }

@@ -51,6 +51,7 @@ export class Configurator {
         presharedKey: p.presharedKey,
         endpoint: p.endpoint,
         persistentKeepaliveInterval: p.persistentKeepaliveInterval,
+        labelAuth: p.labelAuth,
         lastHandshakeTimeSec: Math.floor(p.lastHandshakeMs / 1000),
         lastHandshakeTimeNsec: Math.floor((p.lastHandshakeMs % 1000) * 1e6),
         txBytes: BigInt(p.txBytes),
@@ -93,6 +94,7 @@ export class Configurator {
       d.peers.set(hex, peer);
     }
     if (pc.presharedKey) peer.presharedKey = Uint8Array.from(pc.presharedKey);
+    if (pc.labelAuth !== undefined) peer.labelAuth = pc.labelAuth;
     if (pc.endpoint) peer.endpoint = endpoint(pc.endpoint.address, pc.endpoint.port);
     if (pc.replaceAllowedIps) d.allowedIps.removeByPeer(peer);
     for (const prefix of pc.allowedIps) d.allowedIps.insert(prefix, peer);

@@ -20,6 +20,8 @@ export type DropReason =
   | 'expired-session'
   | 'counter-too-large'
   | 'decrypt'
+  /** A type 5/6 that authenticates only under the other label-auth setting (docs/design.md section 3). */
+  | 'label-auth-mismatch'
   | 'replay'
   | 'bad-inner-packet'
   | 'source-not-allowed'

@@ -23,6 +23,11 @@ export class Peer {
   presharedKey: Uint8Array = new Uint8Array(32);
   endpoint: Endpoint | null = null;
   persistentKeepaliveInterval = 0; // seconds
+  /**
+   * Authenticated labels (UAPI `wgmpls-label-auth`): types 5/6 to and from this peer bind header
+   * bytes 0-3 as the AEAD's associated data. Off by default: the kernel module never does.
+   */
+  labelAuth = false;
   /** Plain numbers on the hot path (exact up to 2^53 bytes); BigInt only when `wg` asks. */
   txBytes = 0;
   rxBytes = 0;

@@ -9,7 +9,7 @@ import { Peer } from './peer';
 import { Sender } from './send';
 import { beginSession, receivedWithKeypair } from './session';
 import { DeviceState } from './state';
-import { openTransport } from './transport';
+import { OPEN_OTHER_AD, openTransportLength } from './transport';
 import { compareTai64n } from '../crypto/tai64n';
 import { ipPacketLength, mplsPayloadLength, rebuildOuterLabel, writeOuterLse } from '../mpls/wire';
 import { ETH_P_IP, ETH_P_IPV6 } from '../net/ethertypes';
@@ -25,6 +25,7 @@ import {
   MessageMplsUnicastType,
   MessageResponseSize,
   MessageResponseType,
+  MessageTransportHeaderSize,
   MessageTransportSize,
   MessageTransportType,
   readLse24,
@@ -156,8 +157,18 @@ export class Receiver {
     const hi = msg.readUInt32LE(DATA_COUNTER + 4);
     if (hi >= 0x20_0000) return d.counters.drop('counter-too-large'); // beyond 2^53: we never send it
     const counter = hi * 0x1_0000_0000 + lo;
-    const plain = openTransport(kp.receiveKeyHandle, lo, hi, msg);
-    if (!plain) return d.counters.drop('decrypt');
+    // Which associated data: decided by our setting for this peer and the type byte, never by
+    // anything else in the packet. Type 4 has none (plain WireGuard); in authenticated-label
+    // mode 5/6 have header bytes 0-3, type byte included. So any flip changes the AD and fails:
+    // 4->5/6 is opened with the header as AD though sealed with none, 5/6->4 (bytes 1-3 zeroed,
+    // else reserved-nonzero) with none though sealed with the header, 5<->6 and label rewrites
+    // with other header bytes than were sealed. A 5/6 that opens only the other way is a peer
+    // whose setting differs from ours (or a relabelled type 4): counted apart, never delivered.
+    const type = msg[0];
+    const mpls = type !== MessageTransportType;
+    const n = openTransportLength(kp.receiveKeyHandle, lo, hi, msg, mpls && peer.labelAuth, mpls);
+    if (n < 0) return d.counters.drop(n === OPEN_OTHER_AD ? 'label-auth-mismatch' : 'decrypt');
+    const plain = msg.subarray(MessageTransportHeaderSize, MessageTransportHeaderSize + n);
     if (!kp.replay.validateCounter(counter, REJECT_AFTER_MESSAGES)) return d.counters.drop('replay');
 
     if (receivedWithKeypair(d.indices, peer, kp)) {
@@ -174,8 +185,7 @@ export class Receiver {
     if (plain.length === 0) return; // keepalive
     peer.timersDataReceived();
 
-    const type = msg[0];
-    if (type === MessageTransportType) return this.deliverIp(peer, plain);
+    if (!mpls) return this.deliverIp(peer, plain);
     this.deliverMpls(peer, msg, plain, type === MessageMplsMulticastType);
   }
 

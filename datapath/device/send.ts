@@ -98,7 +98,9 @@ export class Sender {
     const d = this.d;
     if (!peer.endpoint) return d.counters.drop('no-endpoint');
     const counter = kp.sendCounter++;
-    const msg = sealTransport(kp.sendKeyHandle, type, lse24, kp.remoteIndex, counter, payload, paddingFor(payload.length, d.mtu));
+    // Type 4 stays plain WireGuard (empty AD) whatever the setting; 5/6 bind their header.
+    const authHeader = peer.labelAuth && type !== MessageTransportType;
+    const msg = sealTransport(kp.sendKeyHandle, type, lse24, kp.remoteIndex, counter, payload, paddingFor(payload.length, d.mtu), authHeader);
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketSent();
     d.io.sendUdp(msg, peer.endpoint);

@@ -1,5 +1,4 @@
 import { loadAeadAddon, type AeadAddon, type AeadKeyHandle } from '../crypto/native';
-import { MessageTransportHeaderSize } from '../noise/messages';
 import { PADDING_MULTIPLE } from './constants';
 
 // Transport data messages (types 4, 5, 6): ChaCha20-Poly1305 with the 64-bit counter as nonce,
@@ -35,7 +34,12 @@ export function paddingFor(size: number, mtu: number): number {
   return padded - last;
 }
 
-/** A whole data message: header (type, 24 bits of `lse24`, receiver, counter), sealed payload + padding, tag. */
+/**
+ * A whole data message: header (type, 24 bits of `lse24`, receiver, counter), sealed payload +
+ * padding, tag. With `authHeader` the header bytes 0-3 (type and label entry) are the AEAD's
+ * associated data (authenticated labels, docs/design.md section 3); without it the AD is empty,
+ * as in WireGuard and the kernel module.
+ */
 export function sealTransport(
   key: TransportKey,
   type: number,
@@ -44,17 +48,24 @@ export function sealTransport(
   counter: number,
   payload: Uint8Array,
   padding: number,
+  authHeader = false,
 ): Buffer {
   const lo = counter % 0x1_0000_0000;
   const hi = Math.floor(counter / 0x1_0000_0000);
-  return aead().sealTransport(key, type, lse24 >>> 0, receiverIndex >>> 0, lo, hi, payload, padding);
+  return aead().sealTransport(key, type, lse24 >>> 0, receiverIndex >>> 0, lo, hi, payload, padding, authHeader ? 1 : 0);
 }
 
+/** openTransportLength's result for a forged (or short) message. */
+export const OPEN_FORGED = -1;
+/** openTransportLength's result for a message that opens only with the other associated data. */
+export const OPEN_OTHER_AD = -2;
+
 /**
- * Opens a data message in place: the plaintext, a view of msg after the header, or null when
- * forged. msg's body is overwritten either way (the header is kept).
+ * Opens a data message in place: the plaintext's length (it starts at msg[16]), OPEN_FORGED, or,
+ * with `tryOther`, OPEN_OTHER_AD when it opens only with the other associated data (header
+ * bytes or none). A number, not a view: the receive path makes the one view it needs. msg's
+ * body is overwritten whatever the result (the header is kept).
  */
-export function openTransport(key: TransportKey, counterLo: number, counterHi: number, msg: Buffer): Buffer | null {
-  const n = aead().openTransport(key, counterLo, counterHi, msg);
-  return n < 0 ? null : msg.subarray(MessageTransportHeaderSize, MessageTransportHeaderSize + n);
+export function openTransportLength(key: TransportKey, counterLo: number, counterHi: number, msg: Buffer, authHeader: boolean, tryOther: boolean): number {
+  return aead().openTransport(key, counterLo, counterHi, msg, authHeader ? 1 : 0, tryOther ? 1 : 0);
 }

@@ -4,6 +4,8 @@
 //   "set=1\n" key=value... "\n" -> "errno=N\n\n" (N = 0 or minus the errno, as wireguard-go)
 //   "get=1\n" + other byte  -> "errno=-22\n\n" (the byte is consumed), and the connection goes on
 //   "wgmpls-stats=1\n\n"    -> wgmpls extension: counters as key=value lines, "errno=0\n\n"
+//   "wgmpls-get=1\n\n"      -> wgmpls extension: the get response plus the peers' extension keys
+//                            (wgmpls-label-auth); a plain get stays what `wg` can parse
 //   any other operation     -> the connection is closed without an answer (as wireguard-go)
 // Operations are serialised across connections (wireguard-go's ipcMutex).
 
@@ -98,12 +100,12 @@ function socketAnswers(sockPath: string): Promise<boolean> {
   });
 }
 
-type Request = { op: 'get' } | { op: 'get-trailing' } | { op: 'stats' } | { op: 'set'; lines: string[] } | { op: 'invalid' } | { op: 'too-long' };
+type Request = { op: 'get'; extensions: boolean } | { op: 'get-trailing' } | { op: 'stats' } | { op: 'set'; lines: string[] } | { op: 'invalid' } | { op: 'too-long' };
 
 /** One client connection: splits the byte stream into requests and answers them in order. */
 class UapiConnection {
   private buf = '';
-  private state: 'op' | 'get' | 'stats' | 'set' = 'op';
+  private state: 'op' | 'get' | 'xget' | 'stats' | 'set' = 'op';
   private setLines: string[] = [];
   private ended = false;
   private busy = false;
@@ -155,18 +157,20 @@ class UapiConnection {
         const op = this.buf.slice(0, nl);
         this.buf = this.buf.slice(nl + 1);
         if (op === 'get=1') this.state = 'get';
+        else if (op === 'wgmpls-get=1') this.state = 'xget';
         else if (op === 'wgmpls-stats=1') this.state = 'stats';
         else if (op === 'set=1') {
           this.state = 'set';
           this.setLines = [];
         } else return { op: 'invalid' };
-      } else if (this.state === 'get' || this.state === 'stats') {
+      } else if (this.state === 'get' || this.state === 'xget' || this.state === 'stats') {
         if (this.buf.length === 0) return null;
         const c = this.buf[0];
         const op = this.state;
         this.buf = this.buf.slice(1);
         this.state = 'op';
-        return c !== '\n' ? { op: 'get-trailing' } : op === 'get' ? { op: 'get' } : { op: 'stats' };
+        if (c !== '\n') return { op: 'get-trailing' };
+        return op === 'stats' ? { op: 'stats' } : { op: 'get', extensions: op === 'xget' };
       } else {
         const nl = this.buf.indexOf('\n');
         if (nl < 0) return this.buf.length > MAX_LINE ? { op: 'too-long' } : null;
@@ -194,7 +198,7 @@ class UapiConnection {
         if (!req) break;
         switch (req.op) {
           case 'get':
-            this.write(await this.owner.get());
+            this.write(await this.owner.get(req.extensions));
             break;
           case 'stats':
             this.write(await this.owner.stats());
@@ -349,10 +353,10 @@ export class UapiServer {
   }
 
   /** @internal The whole get response (or an errno trailer). */
-  get(): Promise<string> {
+  get(extensions = false): Promise<string> {
     return this.serialised(async () => {
       try {
-        const text = formatGet(this.target.snapshot());
+        const text = formatGet(this.target.snapshot(), extensions);
         this.logEvent('uapi request', { op: 'get', errno: 0 });
         return text;
       } catch (err) {

@@ -119,6 +119,16 @@ function parseKey(key: string, value: string): Uint8Array {
   return k;
 }
 
+/** A wgmpls extension flag: unlike WireGuard's own flags it can be turned off again. */
+function parseBool(key: string, value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw invalid(`failed to set ${key}: invalid value ${JSON.stringify(value.slice(0, 40))} (only "true" or "false")`);
+}
+
+/** The wgmpls per-peer extension key for authenticated labels (docs/design.md section 3). */
+export const LABEL_AUTH_KEY = 'wgmpls-label-auth';
+
 function parseTrue(key: string, value: string): true {
   if (value !== 'true') throw invalid(`failed to set ${key}: invalid value ${JSON.stringify(value.slice(0, 40))} (only "true")`);
   return true;
@@ -169,9 +179,9 @@ export function parseSet(lines: readonly string[]): DeviceChange {
           change.replacePeers = parseTrue(key, value);
           break;
         default: {
-          const peerKeys = ['preshared_key', 'endpoint', 'persistent_keepalive_interval', 'replace_allowed_ips', 'allowed_ip', 'remove', 'update_only', 'protocol_version'];
+          const peerKeys = ['preshared_key', 'endpoint', 'persistent_keepalive_interval', 'replace_allowed_ips', 'allowed_ip', 'remove', 'update_only', 'protocol_version', LABEL_AUTH_KEY];
           const hint = peerKeys.includes(key) ? ' (a peer key must follow a public_key line)' : '';
-          throw invalid(`invalid UAPI device key: ${printableKey(key)}${hint}`);
+          throw invalid(`invalid UAPI device key: ${key === LABEL_AUTH_KEY ? key : printableKey(key)}${hint}`);
         }
       }
       continue;
@@ -189,6 +199,7 @@ export function parseSet(lines: readonly string[]): DeviceChange {
         delete peer.presharedKey;
         delete peer.endpoint;
         delete peer.persistentKeepaliveInterval;
+        delete peer.labelAuth;
         break;
       case 'update_only':
         p.updateOnly = parseTrue(key, value);
@@ -215,6 +226,9 @@ export function parseSet(lines: readonly string[]): DeviceChange {
         p.allowedIps.push(prefix);
         break;
       }
+      case LABEL_AUTH_KEY:
+        p.labelAuth = parseBool(key, value);
+        break;
       case 'protocol_version':
         if (value !== '1') throw invalid(`invalid protocol_version: ${JSON.stringify(value.slice(0, 20))} (only 1)`);
         break;
@@ -232,8 +246,12 @@ export function formatErrno(errno: number): string {
   return `errno=${errno === 0 ? 0 : -Math.abs(errno)}\n\n`;
 }
 
-/** The full `get=1` response, as wireguard-go prints it, trailer ("errno=0\n\n") included. */
-export function formatGet(s: DeviceSnapshot): string {
+/**
+ * The full `get=1` response, as wireguard-go prints it, trailer ("errno=0\n\n") included. With
+ * `extensions` (the `wgmpls-get=1` operation) each peer also carries `wgmpls-label-auth`: never in
+ * a plain get, because `wg` refuses a response with a key it does not know (EPROTO).
+ */
+export function formatGet(s: DeviceSnapshot, extensions = false): string {
   const out: string[] = [];
   if (s.privateKey && !isZeroKey(s.privateKey)) out.push(`private_key=${keyToHex(s.privateKey)}`);
   if (s.listenPort !== 0) out.push(`listen_port=${s.listenPort}`);
@@ -242,6 +260,7 @@ export function formatGet(s: DeviceSnapshot): string {
     out.push(`public_key=${keyToHex(p.publicKey)}`);
     out.push(`preshared_key=${keyToHex(p.presharedKey)}`);
     out.push('protocol_version=1');
+    if (extensions) out.push(`${LABEL_AUTH_KEY}=${p.labelAuth}`);
     if (p.endpoint) out.push(`endpoint=${endpointToString(p.endpoint)}`);
     out.push(`last_handshake_time_sec=${Math.trunc(p.lastHandshakeTimeSec)}`);
     out.push(`last_handshake_time_nsec=${Math.trunc(p.lastHandshakeTimeNsec)}`);

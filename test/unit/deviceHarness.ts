@@ -210,6 +210,8 @@ export interface PeerOpts {
   replaceAllowedIps?: boolean;
   updateOnly?: boolean;
   remove?: boolean;
+  /** wgmpls-label-auth for this peer. */
+  labelAuth?: boolean;
 }
 
 export function peerChange(other: Node, o: PeerOpts = {}): PeerChange {
@@ -223,6 +225,7 @@ export function peerChange(other: Node, o: PeerOpts = {}): PeerChange {
   if (o.endpoint ?? true) pc.endpoint = { ...other.endpoint };
   if (o.keepalive !== undefined) pc.persistentKeepaliveInterval = o.keepalive;
   if (o.presharedKey) pc.presharedKey = o.presharedKey;
+  if (o.labelAuth !== undefined) pc.labelAuth = o.labelAuth;
   return pc;
 }
 

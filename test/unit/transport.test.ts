@@ -3,7 +3,23 @@
 // what happens to a key after it was destroyed.
 import { randomBytes, randomInt } from 'node:crypto';
 import { chacha20poly1305 } from '@noble/ciphers/chacha';
-import { destroyTransportKey, openTransport, paddingFor, sealTransport, transportKey } from '../../datapath/device/transport';
+import {
+  OPEN_FORGED,
+  OPEN_OTHER_AD,
+  destroyTransportKey,
+  openTransportLength,
+  paddingFor,
+  sealTransport,
+  transportKey,
+  type TransportKey,
+} from '../../datapath/device/transport';
+import { MessageTransportHeaderSize } from '../../datapath/noise/messages';
+
+/** The plaintext as a view of msg after the header, or null when forged (no associated data). */
+function openTransport(key: TransportKey, counterLo: number, counterHi: number, msg: Buffer): Buffer | null {
+  const n = openTransportLength(key, counterLo, counterHi, msg, false, false);
+  return n < 0 ? null : msg.subarray(MessageTransportHeaderSize, MessageTransportHeaderSize + n);
+}
 
 const nonceOf = (counter: number): Uint8Array => {
   const n = Buffer.alloc(12);
@@ -99,5 +115,110 @@ describe('transport messages (native ChaCha20-Poly1305)', () => {
     expect(() => transportKey(randomBytes(16))).toThrow(/32 bytes/);
     // A handle of another kind must not be taken for a key.
     expect(() => openTransport({} as never, 0, 0, Buffer.alloc(40))).toThrow(/handle made by this addon/);
+  });
+
+  describe('authenticated labels: header bytes 0-3 as associated data', () => {
+    const headerOf = (type: number, lse24: number, receiver: number, counter: number): Buffer => {
+      const h = Buffer.alloc(16);
+      h[0] = type;
+      h.writeUIntLE(lse24, 1, 3);
+      h.writeUInt32LE(receiver, 4);
+      h.writeUInt32LE(counter % 0x1_0000_0000, 8);
+      h.writeUInt32LE(Math.floor(counter / 0x1_0000_0000), 12);
+      return h;
+    };
+
+    test('seal with the header as AD agrees with @noble/ciphers (AAD = bytes 0-3) on 300 random messages', () => {
+      for (let i = 0; i < 300; i++) {
+        const raw = randomBytes(32);
+        const payload = randomBytes(randomInt(0, 1500));
+        const padding = paddingFor(payload.length, 1420);
+        const counter = randomInt(0, 0xffff_ffff) + (i % 2) * 0x1_0000_0000 * 3;
+        const lse24 = randomInt(0, 1 << 24);
+        const receiver = randomInt(0, 0xffff_ffff);
+        const type = [5, 6][i % 2];
+        const msg = sealTransport(transportKey(raw), type, lse24, receiver, counter, payload, padding, true);
+        const header = headerOf(type, lse24, receiver, counter);
+        const sealed = chacha20poly1305(raw, nonceOf(counter), header.subarray(0, 4)).encrypt(Buffer.concat([payload, Buffer.alloc(padding)]));
+        expect(msg.equals(Buffer.concat([header, sealed]))).toBe(true);
+        // And it is not the message an empty AD gives: the tag differs.
+        expect(msg.equals(sealTransport(transportKey(raw), type, lse24, receiver, counter, payload, padding, false))).toBe(false);
+      }
+    });
+
+    test('open with the header as AD takes what @noble/ciphers sealed with it, in place', () => {
+      for (let i = 0; i < 300; i++) {
+        const raw = randomBytes(32);
+        const payload = randomBytes(randomInt(0, 1500));
+        const counter = randomInt(0, 0xffff_ffff);
+        const header = headerOf(5 + (i % 2), randomInt(0, 1 << 24), randomInt(0, 0xffff_ffff), counter);
+        const msg = Buffer.concat([header, chacha20poly1305(raw, nonceOf(counter), header.subarray(0, 4)).encrypt(payload)]);
+        expect(openTransportLength(transportKey(raw), counter, 0, msg, true, false)).toBe(payload.length);
+        expect(msg.subarray(16, 16 + payload.length).equals(payload)).toBe(true);
+        expect(msg.subarray(0, 16).equals(header)).toBe(true);
+      }
+    });
+
+    test('any change to bytes 0-3 fails; the untouched message still opens afterwards', () => {
+      const raw = randomBytes(32);
+      const key = transportKey(raw);
+      const payload = randomBytes(300);
+      const sealed = sealTransport(key, 5, 0x000651, 7, 1234, payload, 4, true);
+      for (let bit = 0; bit < 32; bit++) {
+        const m = Buffer.from(sealed);
+        m[bit >> 3] ^= 1 << (bit & 7);
+        expect(openTransportLength(key, 1234, 0, m, true, false)).toBe(OPEN_FORGED);
+        // The other way (no AD) does not open it either: it is forged, not a setting mismatch.
+        expect(openTransportLength(key, 1234, 0, Buffer.from(m), true, true)).toBe(OPEN_FORGED);
+      }
+      // Bytes 4-15 are not AD but still bound: the receiver index picks the key, the counter is the nonce.
+      const m = Buffer.from(sealed);
+      expect(openTransportLength(key, 1235, 0, m, true, false)).toBe(OPEN_FORGED);
+      const good = Buffer.from(sealed);
+      expect(openTransportLength(key, 1234, 0, good, true, false)).toBe(300 + 4);
+      expect(good.subarray(16, 316).equals(payload)).toBe(true);
+    });
+
+    test('type flips fail both ways: 4 -> 5/6 (sealed with no AD) and 5/6 -> 4 (sealed with the header)', () => {
+      const key = transportKey(randomBytes(32));
+      const payload = randomBytes(64);
+      // 4 -> 5 or 6, bytes 1-3 as they were (zero) or set to a label: the receiver uses the header as AD.
+      for (const [type, lse] of [[5, 0], [6, 0], [5, 0x000651]]) {
+        const m = sealTransport(key, 4, 0, 1, 10, payload, 0, false);
+        m[0] = type;
+        m.writeUIntLE(lse, 1, 3);
+        expect(openTransportLength(key, 10, 0, Buffer.from(m), true, false)).toBe(OPEN_FORGED);
+        // With tryOther it is recognised as opening only without AD: dropped as a mismatch, still not delivered.
+        expect(openTransportLength(key, 10, 0, Buffer.from(m), true, true)).toBe(OPEN_OTHER_AD);
+      }
+      // 5/6 -> 4 with bytes 1-3 zeroed: type 4 is opened with no AD, and fails.
+      for (const type of [5, 6]) {
+        const m = sealTransport(key, type, 0x000651, 1, 11, payload, 0, true);
+        m[0] = 4;
+        m.writeUIntLE(0, 1, 3);
+        expect(openTransportLength(key, 11, 0, m, false, false)).toBe(OPEN_FORGED);
+      }
+      // 5 <-> 6.
+      const m = sealTransport(key, 5, 0x000651, 1, 12, payload, 0, true);
+      m[0] = 6;
+      expect(openTransportLength(key, 12, 0, m, true, true)).toBe(OPEN_FORGED);
+    });
+
+    test('a setting mismatch is told apart from forgery, both ways, without a copy of the message', () => {
+      const key = transportKey(randomBytes(32));
+      const payload = randomBytes(777);
+      const withAd = sealTransport(key, 5, 0x0abcde, 1, 99, payload, 7, true);
+      const without = sealTransport(key, 5, 0x0abcde, 1, 99, payload, 7, false);
+      expect(openTransportLength(key, 99, 0, Buffer.from(withAd), false, true)).toBe(OPEN_OTHER_AD);
+      expect(openTransportLength(key, 99, 0, Buffer.from(without), true, true)).toBe(OPEN_OTHER_AD);
+      expect(openTransportLength(key, 99, 0, Buffer.from(withAd), false, false)).toBe(OPEN_FORGED);
+      // Each opens as it was sealed, and the key's context is fine after the failed attempts.
+      expect(openTransportLength(key, 99, 0, Buffer.from(withAd), true, true)).toBe(784);
+      expect(openTransportLength(key, 99, 0, Buffer.from(without), false, true)).toBe(784);
+      // Empty payloads (keepalives) too.
+      const ka = sealTransport(key, 6, 1, 1, 5, Buffer.alloc(0), 0, true);
+      expect(openTransportLength(key, 5, 0, Buffer.from(ka), false, true)).toBe(OPEN_OTHER_AD);
+      expect(openTransportLength(key, 5, 0, Buffer.from(ka), true, false)).toBe(0);
+    });
   });
 });

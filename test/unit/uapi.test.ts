@@ -205,6 +205,16 @@ describe('parseSet', () => {
     expectSetError([`public_key=${K1}`, 'remove=true', 'allowed_ip=bogus'], Errno.EINVAL, 'allowed_ip');
   });
 
+  test('wgmpls-label-auth: true or false, per peer; unchanged when absent; cleared by remove', () => {
+    const c = parseSet([`public_key=${K1}`, 'wgmpls-label-auth=true', `public_key=${K2}`, 'wgmpls-label-auth=false', `public_key=${PSK}`]);
+    expect(c.peers.map((p) => p.labelAuth)).toEqual([true, false, undefined]);
+    expect(parseSet([`public_key=${K1}`, 'wgmpls-label-auth=true', 'remove=true']).peers[0].labelAuth).toBeUndefined();
+    const e = expectSetError([`public_key=${K1}`, 'wgmpls-label-auth=1'], Errno.EINVAL, 'wgmpls-label-auth');
+    expect(e.message).toContain('only "true" or "false"');
+    expectSetError([`public_key=${K1}`, 'wgmpls-label-auth=TRUE'], Errno.EINVAL, 'wgmpls-label-auth');
+    expectSetError(['wgmpls-label-auth=true'], Errno.EINVAL, 'a peer key must follow a public_key line');
+  });
+
   test('\\r is part of the value (the server strips CRLF, not the parser)', () => {
     expectSetError(['listen_port=1\r'], Errno.EINVAL, 'listen_port');
   });
@@ -296,6 +306,7 @@ describe('formatGet', () => {
     presharedKey: key(PSK),
     endpoint: { address: '2001:db8::1', port: 5 },
     persistentKeepaliveInterval: 25,
+    labelAuth: true,
     lastHandshakeTimeSec: 1700000000,
     lastHandshakeTimeNsec: 123456789,
     txBytes: 18446744073709551615n,
@@ -438,6 +449,26 @@ describe('UapiServer', () => {
     const chunks = 'set=1\nlisten_port=2\r\nfwmark=3\n\nget=1\n\n'.split('');
     const r = await talk(server.path, chunks, 2);
     expect(r.text).toBe('errno=0\n\nlisten_port=2\nfwmark=3\nerrno=0\n\n');
+  });
+
+  test('wgmpls-label-auth: set true/false per peer, shown by wgmpls-get=1 only (a plain get stays what wg parses)', async () => {
+    expect((await talk(server.path, `set=1\npublic_key=${K1}\nwgmpls-label-auth=true\npublic_key=${K2}\n\n`)).text).toBe('errno=0\n\n');
+    const plain = (await talk(server.path, 'get=1\n\n')).text;
+    expect(plain).not.toContain('wgmpls');
+    const ext = (await talk(server.path, 'wgmpls-get=1\n\n')).text;
+    expect(ext).toContain(`public_key=${K1}\npreshared_key=${ZERO}\nprotocol_version=1\nwgmpls-label-auth=true\n`);
+    expect(ext).toContain(`public_key=${K2}\npreshared_key=${ZERO}\nprotocol_version=1\nwgmpls-label-auth=false\n`);
+    // Apart from the extension lines, the same text as get.
+    expect(ext.split('\n').filter((l) => !l.startsWith('wgmpls-')).join('\n')).toBe(plain);
+    await talk(server.path, `set=1\npublic_key=${K1}\nwgmpls-label-auth=false\n\n`);
+    expect((await talk(server.path, 'wgmpls-get=1\n\n')).text).not.toContain('wgmpls-label-auth=true');
+    // A bad value is refused whole; nothing of the transaction is applied.
+    await talk(server.path, `set=1\npublic_key=${K1}\nwgmpls-label-auth=true\n\n`);
+    const before = formatGet(target.snapshot(), true);
+    expect((await talk(server.path, `set=1\nlisten_port=9\npublic_key=${K2}\nwgmpls-label-auth=yes\n\n`)).text).toBe('errno=-22\n\n');
+    expect(formatGet(target.snapshot(), true)).toBe(before);
+    // wgmpls-get=1 followed by another byte: like get, EINVAL and the connection goes on.
+    expect((await talk(server.path, 'wgmpls-get=1\nxget=1\n\n', 2)).text).toBe(`errno=-22\n\n${formatGet(target.snapshot())}`);
   });
 
   test('a bad transaction answers wireguard-go errno and changes nothing', async () => {

@@ -8,6 +8,10 @@
  *
  * A key is an external that owns two contexts (seal, open). destroy() frees them at once (OpenSSL
  * cleanses the key schedule), so expired session keys do not wait for the garbage collector.
+ *
+ * Authenticated labels (docs/design.md section 3): with `authHeader` set, the four header bytes
+ * (type, label entry) are the AEAD's associated data. They are fed straight from the message
+ * buffer (EVP AAD update with a NULL output), so binding them costs no allocation and no copy.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -25,6 +29,12 @@
 #define KEY_LEN 32
 #define TAG_LEN 16
 #define HEADER_LEN 16
+/* Header bytes bound as associated data in authenticated-label mode: type and lse24. */
+#define AD_LEN 4
+
+/* openTransport's results beyond a plaintext length. */
+#define OPEN_FORGED -1
+#define OPEN_OTHER_AD -2
 
 typedef struct {
   uint32_t magic;
@@ -119,25 +129,27 @@ static napi_value js_aead_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* sealTransport(key, type, lse24, receiverIndex, counterLo, counterHi, payload, padding)
- *   -> the whole message: header, sealed payload + zero padding, tag. */
+/* sealTransport(key, type, lse24, receiverIndex, counterLo, counterHi, payload, padding, authHeader)
+ *   -> the whole message: header, sealed payload + zero padding, tag. authHeader (0/1): bind the
+ *   header bytes 0-3 as associated data. */
 static napi_value js_seal_transport(napi_env env, napi_callback_info info) {
   static const uint8_t zeros[64] = {0};
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   aead_key *k;
-  uint32_t type, lse24, receiver, lo, hi, padding;
+  uint32_t type, lse24, receiver, lo, hi, padding, auth_header;
   void *payload;
   size_t plen;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 8) {
-    throw_type(env, "sealTransport(key, type, lse24, receiverIndex, counterLo, counterHi, payload, padding)");
+  if (argc < 9) {
+    throw_type(env, "sealTransport(key, type, lse24, receiverIndex, counterLo, counterHi, payload, padding, authHeader)");
     return NULL;
   }
   if (live_key(env, argv[0], &k) != 0 || arg_uint32(env, argv[1], "type", &type) != 0 ||
       arg_uint32(env, argv[2], "lse24", &lse24) != 0 || arg_uint32(env, argv[3], "receiverIndex", &receiver) != 0 ||
       arg_uint32(env, argv[4], "counterLo", &lo) != 0 || arg_uint32(env, argv[5], "counterHi", &hi) != 0 ||
-      arg_bytes(env, argv[6], "payload", &payload, &plen) != 0 || arg_uint32(env, argv[7], "padding", &padding) != 0) {
+      arg_bytes(env, argv[6], "payload", &payload, &plen) != 0 || arg_uint32(env, argv[7], "padding", &padding) != 0 ||
+      arg_uint32(env, argv[8], "authHeader", &auth_header) != 0) {
     return NULL;
   }
   if (padding > 65536 || plen > 65536) {
@@ -163,6 +175,7 @@ static napi_value js_seal_transport(napi_env env, napi_callback_info info) {
   uint8_t *p = out + HEADER_LEN;
   int n = 0;
   int ok = EVP_EncryptInit_ex(k->seal, NULL, NULL, NULL, nonce) == 1;
+  if (ok && auth_header) ok = EVP_EncryptUpdate(k->seal, NULL, &n, out, AD_LEN) == 1;
   if (ok && plen > 0) {
     ok = EVP_EncryptUpdate(k->seal, p, &n, payload, (int)plen) == 1;
     p += n;
@@ -183,40 +196,71 @@ static napi_value js_seal_transport(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* openTransport(key, counterLo, counterHi, msg) -> plaintext length, or -1 when forged.
+/* One attempt to open msg in place with the given nonce, with or without the header bytes as
+ * associated data: the plaintext length, or OPEN_FORGED (msg's body then holds garbage, see
+ * restore_body). */
+static int open_once(aead_key *k, const uint8_t nonce[12], uint8_t *msg, size_t mlen, int with_ad) {
+  int clen = (int)(mlen - HEADER_LEN - TAG_LEN);
+  int n = 0, m = 0, ad = 0;
+  /* The tag is copied out first: in-place decryption must not be fed a tag it overwrote. */
+  uint8_t tag[TAG_LEN];
+  memcpy(tag, msg + mlen - TAG_LEN, TAG_LEN);
+  if (EVP_DecryptInit_ex(k->open, NULL, NULL, NULL, nonce) == 1 &&
+      EVP_CIPHER_CTX_ctrl(k->open, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1 &&
+      (!with_ad || EVP_DecryptUpdate(k->open, NULL, &ad, msg, AD_LEN) == 1) &&
+      (clen == 0 || EVP_DecryptUpdate(k->open, msg + HEADER_LEN, &n, msg + HEADER_LEN, clen) == 1) &&
+      EVP_DecryptFinal_ex(k->open, msg + HEADER_LEN + n, &m) == 1) {
+    return n + m;
+  }
+  return OPEN_FORGED;
+}
+
+/* Undoes a failed in-place open: ChaCha20 is a stream cipher, so running the same keystream over
+ * the body again gives the ciphertext back (the tag was never touched). No copy, no allocation;
+ * only a packet that failed once pays for it. */
+static int restore_body(aead_key *k, const uint8_t nonce[12], uint8_t *msg, size_t mlen) {
+  int clen = (int)(mlen - HEADER_LEN - TAG_LEN);
+  int n = 0;
+  if (clen == 0) return 0;
+  if (EVP_DecryptInit_ex(k->open, NULL, NULL, NULL, nonce) != 1 ||
+      EVP_DecryptUpdate(k->open, msg + HEADER_LEN, &n, msg + HEADER_LEN, clen) != 1 || n != clen) {
+    return -1;
+  }
+  return 0;
+}
+
+/* openTransport(key, counterLo, counterHi, msg, authHeader, tryOther) -> plaintext length, -1
+ * when forged, or -2 when it does not open as asked but does with the other associated data
+ * (authHeader: header bytes 0-3 as AD, else none; tryOther: then try the other way, which tells
+ * a peer configured differently, or a type-4 message relabelled as 5/6, from plain forgery).
  * Decrypts in place: the plaintext is msg[16 .. 16 + length) and the header is left as it was;
- * a forged message's body is garbage afterwards, and is dropped anyway. */
+ * a refused message's body is garbage afterwards, and is dropped anyway. */
 static napi_value js_open_transport(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   aead_key *k;
-  uint32_t lo, hi;
+  uint32_t lo, hi, auth_header, try_other;
   void *msgv;
   size_t mlen;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 4) {
-    throw_type(env, "openTransport(key, counterLo, counterHi, msg) needs four arguments");
+  if (argc < 6) {
+    throw_type(env, "openTransport(key, counterLo, counterHi, msg, authHeader, tryOther) needs six arguments");
     return NULL;
   }
   if (live_key(env, argv[0], &k) != 0 || arg_uint32(env, argv[1], "counterLo", &lo) != 0 ||
-      arg_uint32(env, argv[2], "counterHi", &hi) != 0 || arg_bytes(env, argv[3], "msg", &msgv, &mlen) != 0) {
+      arg_uint32(env, argv[2], "counterHi", &hi) != 0 || arg_bytes(env, argv[3], "msg", &msgv, &mlen) != 0 ||
+      arg_uint32(env, argv[4], "authHeader", &auth_header) != 0 || arg_uint32(env, argv[5], "tryOther", &try_other) != 0) {
     return NULL;
   }
-  int32_t plain = -1;
+  int32_t plain = OPEN_FORGED;
   if (mlen >= HEADER_LEN + TAG_LEN && mlen - HEADER_LEN - TAG_LEN <= 65536) {
     uint8_t *msg = (uint8_t *)msgv;
-    int clen = (int)(mlen - HEADER_LEN - TAG_LEN);
     uint8_t nonce[12];
     counter_nonce(nonce, lo, hi);
-    int n = 0, m = 0;
-    /* The tag is copied out first: in-place decryption must not be fed a tag it overwrote. */
-    uint8_t tag[TAG_LEN];
-    memcpy(tag, msg + mlen - TAG_LEN, TAG_LEN);
-    if (EVP_DecryptInit_ex(k->open, NULL, NULL, NULL, nonce) == 1 &&
-        EVP_CIPHER_CTX_ctrl(k->open, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1 &&
-        (clen == 0 || EVP_DecryptUpdate(k->open, msg + HEADER_LEN, &n, msg + HEADER_LEN, clen) == 1) &&
-        EVP_DecryptFinal_ex(k->open, msg + HEADER_LEN + n, &m) == 1) {
-      plain = n + m;
+    plain = open_once(k, nonce, msg, mlen, auth_header != 0);
+    if (plain < 0 && try_other && restore_body(k, nonce, msg, mlen) == 0 &&
+        open_once(k, nonce, msg, mlen, auth_header == 0) >= 0) {
+      plain = OPEN_OTHER_AD;
     }
   }
   napi_value result;
