@@ -32,6 +32,8 @@ export interface PeerView {
   latestHandshake: number;
   rxBytes: number;
   txBytes: number;
+  /** wgmpls-label-auth with this peer; null when the datapath does not say (an older one). */
+  labelAuth: boolean | null;
 }
 
 export interface EndpointView {
@@ -48,6 +50,8 @@ export interface EndpointView {
   /** Who switches the container's labels: its table's backend (null: no routes yet, or not in a container). */
   lsr: LsrBackend | null;
   peers: PeerView[];
+  /** The datapath's dropped packets by reason (only reasons with drops), from wgmpls-stats. */
+  drops: Record<string, number>;
 }
 
 /** The identity a stopped container keeps on the network until it starts again or is removed. */
@@ -84,11 +88,17 @@ async function endpointView(ep: EndpointState, all: readonly EndpointState[], co
     routes: routeLines(ep.nsid, ep.table),
     lsr: lsrBackend(ep.nsid),
     peers: [],
+    drops: {},
   };
   if (!running) return view;
   let status: DeviceStatus;
+  const client = new UapiClient(uapiSocketPath(pluginPaths().uapiDir, ep.ifname));
   try {
-    status = await new UapiClient(uapiSocketPath(pluginPaths().uapiDir, ep.ifname)).get();
+    // The extended get names the label-auth setting; a datapath from before it hangs up on it.
+    status = await client.getExtended().catch(() => client.get());
+    for (const [k, v] of Object.entries(await client.stats())) {
+      if (k.startsWith('drop.') && v > 0) view.drops[k.slice('drop.'.length)] = v;
+    }
   } catch (err) {
     view.datapath.error = (err as Error).message;
     return view;
@@ -105,6 +115,7 @@ async function endpointView(ep: EndpointState, all: readonly EndpointState[], co
       latestHandshake: p.lastHandshakeSec,
       rxBytes: p.rxBytes,
       txBytes: p.txBytes,
+      labelAuth: p.labelAuth ?? null,
     };
   });
   return view;
@@ -180,11 +191,17 @@ export function formatShow(networks: readonly NetworkView[], now = Date.now() / 
       lines.push(`    datapath: ${dp}${e.datapath.error ? `, UAPI: ${e.datapath.error}` : ''}`);
       if (e.lsr) lines.push(`    label switching: ${e.lsr === 'kernel' ? "the container's kernel (routes installed by netlink)" : 'userspace (the datapaths)'}`);
       if (e.routes.length > 0) lines.push('    routes:', ...e.routes.map((r) => `      ${r}`));
+      const drops = Object.entries(e.drops).sort(([a], [b]) => a.localeCompare(b));
+      if (drops.length > 0) lines.push(`    dropped: ${drops.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      if (e.drops['label-auth-mismatch']) {
+        lines.push(`    label-auth-mismatch: ${e.drops['label-auth-mismatch']} MPLS packets authenticated only under the other wgmpls-label-auth setting (a peer configured differently, or relabelled on the way); dropped`);
+      }
       for (const p of e.peers) {
         const who = p.endpointId ? `endpoint ${short(p.endpointId)}${p.container ? `, ${p.container}` : ''}` : 'not a wgmpls endpoint';
         lines.push('', `    peer: ${p.publicKey} (${who})`);
         lines.push(`      endpoint: ${p.endpoint ?? '(none)'}`);
         lines.push(`      allowed ips: ${p.allowedIps.join(', ') || '(none)'}`);
+        if (p.labelAuth !== null) lines.push(`      label auth: ${p.labelAuth ? 'on (MPLS header authenticated)' : 'off (kernel-module compatible; labels not authenticated)'}`);
         lines.push(`      latest handshake: ${ago(p.latestHandshake, now)}`);
         lines.push(`      transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`);
       }

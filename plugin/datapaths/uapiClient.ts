@@ -12,6 +12,8 @@ export interface PeerSpec {
   /** Replace the peer's allowed-ips with exactly these prefixes. */
   allowedIps: string[];
   persistentKeepalive?: number;
+  /** wgmpls-label-auth: bind the MPLS header into the AEAD (both ends must agree). */
+  labelAuth?: boolean;
 }
 
 export interface DeviceSet {
@@ -30,6 +32,8 @@ export interface PeerStatus {
   txBytes: number;
   persistentKeepalive: number;
   allowedIps: string[];
+  /** Only in a wgmpls-get=1 answer; undefined from a plain get. */
+  labelAuth?: boolean;
 }
 
 export interface DeviceStatus {
@@ -56,6 +60,7 @@ export function formatSet(s: DeviceSet): string {
     lines.push(`public_key=${p.publicKey}`, `endpoint=${p.endpoint}`, 'replace_allowed_ips=true');
     for (const a of p.allowedIps) lines.push(`allowed_ip=${a}`);
     if (p.persistentKeepalive !== undefined) lines.push(`persistent_keepalive_interval=${p.persistentKeepalive}`);
+    if (p.labelAuth !== undefined) lines.push(`wgmpls-label-auth=${p.labelAuth}`);
   }
   for (const k of s.remove ?? []) lines.push(`public_key=${k}`, 'remove=true');
   return lines.join('\n') + '\n\n';
@@ -97,6 +102,9 @@ export function parseGet(text: string): DeviceStatus {
         break;
       case 'allowed_ip':
         if (peer) peer.allowedIps.push(value);
+        break;
+      case 'wgmpls-label-auth':
+        if (peer) peer.labelAuth = value === 'true';
         break;
       case 'errno':
         if (value !== '0') throw new UapiError(`get failed with errno ${value}`, Math.abs(Number(value)));
@@ -150,6 +158,23 @@ export class UapiClient {
 
   async get(): Promise<DeviceStatus> {
     return parseGet(await exchange(this.socketPath, 'get=1\n\n', this.timeoutMs));
+  }
+
+  /** get=1 plus the wgmpls extension keys (wgmpls-get=1), for `wgmpls show`. */
+  async getExtended(): Promise<DeviceStatus> {
+    return parseGet(await exchange(this.socketPath, 'wgmpls-get=1\n\n', this.timeoutMs));
+  }
+
+  /** The datapath's counters (wgmpls-stats=1): drops by reason and LSR counters. */
+  async stats(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const line of (await exchange(this.socketPath, 'wgmpls-stats=1\n\n', this.timeoutMs)).split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0) out[line.slice(0, eq)] = Number(line.slice(eq + 1));
+    }
+    if (out.errno !== 0) throw new UapiError(`wgmpls-stats failed with errno ${out.errno}`, Math.abs(out.errno));
+    delete out.errno;
+    return out;
   }
 
   async set(s: DeviceSet): Promise<void> {

@@ -27,6 +27,8 @@ export function desiredPeers(self: EndpointState, network: NetworkState, members
   return others.map((o) => ({
     publicKey: o.publicKey,
     endpoint: udpEndpoint(network.underlay, o.port),
+    // Both ends are wgmpls datapaths: the label header is authenticated unless the network says not.
+    labelAuth: network.labelAuth,
     allowedIps: pointToPoint ? ['0.0.0.0/0', '::/0'] : [o.address, o.addressIPv6].filter((a): a is string => a !== undefined).map(hostPrefix),
   }));
 }

@@ -21,7 +21,7 @@ export function createNetwork(ctx: DriverContext, req: CreateNetworkRequest): Re
   const ipv6 = ipam(req.IPv6Data);
   ctx.store.putNetwork({ id: req.NetworkID, ...opts, ipv4, ipv6, createdAt: new Date().toISOString() });
   ctx.log.info(
-    { network: short(req.NetworkID), mtu: opts.mtu, underlay: opts.underlay, mplsPeers: opts.mplsPeers, portBase: opts.portBase, ipv4: ipv4.map((d) => d.pool), ipv6: ipv6.map((d) => d.pool) },
+    { network: short(req.NetworkID), mtu: opts.mtu, underlay: opts.underlay, mplsPeers: opts.mplsPeers, labelAuth: opts.labelAuth, portBase: opts.portBase, ipv4: ipv4.map((d) => d.pool), ipv6: ipv6.map((d) => d.pool) },
     'network created',
   );
   return {};

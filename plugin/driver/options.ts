@@ -16,11 +16,13 @@ export interface NetworkOptions {
   defaultRoute: boolean;
   /** Who switches labels in its containers (docs/design.md section 4a): kernel, userspace, or auto. */
   lsr: LsrMode;
+  /** Bind the MPLS header (types 5/6) into the AEAD between this network's endpoints. */
+  labelAuth: boolean;
 }
 
-export const DEFAULTS: NetworkOptions = { mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false, lsr: 'auto' };
+export const DEFAULTS: NetworkOptions = { mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false, lsr: 'auto', labelAuth: true };
 
-const KNOWN = ['wgmpls.mtu', 'wgmpls.underlay', 'wgmpls.mpls-peers', 'wgmpls.port-base', 'wgmpls.default-route', 'wgmpls.lsr'] as const;
+const KNOWN = ['wgmpls.mtu', 'wgmpls.underlay', 'wgmpls.mpls-peers', 'wgmpls.port-base', 'wgmpls.default-route', 'wgmpls.lsr', 'wgmpls.label-auth'] as const;
 
 function intOption(key: string, value: string, min: number, max: number): number {
   const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
@@ -75,6 +77,10 @@ export function parseNetworkOptions(generic: Readonly<Record<string, string>>): 
         o.lsr = mode;
         break;
       }
+      case 'wgmpls.label-auth':
+        if (!['true', 'false', '1', '0'].includes(value)) throw new DriverError(`wgmpls.label-auth must be true or false, got "${value}"`);
+        o.labelAuth = value === 'true' || value === '1';
+        break;
       default:
         throw new DriverError(`unknown option ${key} (the wgmpls driver knows ${KNOWN.join(', ')})`);
     }

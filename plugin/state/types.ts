@@ -24,6 +24,11 @@ export const NetworkStateSchema = z.object({
   defaultRoute: z.boolean().default(false),
   /** Who switches the labels of its containers' routes (state written before it existed: auto). */
   lsr: z.enum(['auto', 'kernel', 'userspace']).default('auto'),
+  /**
+   * Authenticated labels between this network's endpoints (wgmpls-label-auth on every peer):
+   * both ends are wgmpls, so on unless turned off (state written before it existed: on too).
+   */
+  labelAuth: z.boolean().default(true),
   ipv4: z.array(IpamDataSchema),
   ipv6: z.array(IpamDataSchema),
   createdAt: z.string(),

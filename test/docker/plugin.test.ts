@@ -44,6 +44,7 @@ const netState = (over: Partial<NetworkState> = {}): NetworkState => ({
   portBase: null,
   defaultRoute: false,
   lsr: 'auto',
+  labelAuth: true,
   ipv4: [],
   ipv6: [],
   createdAt: '2020-01-01T00:00:00.000Z',
@@ -64,16 +65,18 @@ const epState = (i: number, over: Partial<EndpointState> = {}): EndpointState =>
 
 describe('plugin logic (no Docker needed)', () => {
   test('network options: defaults, bounds and unknown keys named; Docker keys ignored', () => {
-    expect(parseNetworkOptions({})).toEqual({ mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false, lsr: 'auto' });
-    expect(parseNetworkOptions({ 'wgmpls.mtu': '9000', 'wgmpls.mpls-peers': 'seed', 'wgmpls.port-base': '40000', 'com.docker.network.bridge.name': 'x', 'wgmpls.underlay': '::1', 'wgmpls.default-route': 'true', 'wgmpls.lsr': 'kernel' })).toEqual({
+    expect(parseNetworkOptions({})).toEqual({ mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false, lsr: 'auto', labelAuth: true });
+    expect(parseNetworkOptions({ 'wgmpls.mtu': '9000', 'wgmpls.mpls-peers': 'seed', 'wgmpls.port-base': '40000', 'com.docker.network.bridge.name': 'x', 'wgmpls.underlay': '::1', 'wgmpls.default-route': 'true', 'wgmpls.lsr': 'kernel', 'wgmpls.label-auth': 'false' })).toEqual({
       mtu: 9000,
       underlay: '::1',
       mplsPeers: 'seed',
       portBase: 40000,
       defaultRoute: true,
       lsr: 'kernel',
+      labelAuth: false,
     });
     expect(() => parseNetworkOptions({ 'wgmpls.lsr': 'hardware' })).toThrow('wgmpls.lsr must be auto, kernel, userspace, got "hardware"');
+    expect(() => parseNetworkOptions({ 'wgmpls.label-auth': 'on' })).toThrow(/wgmpls\.label-auth must be true or false, got "on"/);
     expect(() => parseNetworkOptions({ 'wgmpls.mtu': '575' })).toThrow(/wgmpls\.mtu must be an integer from 576 to 65535/);
     expect(() => parseNetworkOptions({ 'wgmpls.mtu': '1e3' })).toThrow(DriverError);
     expect(() => parseNetworkOptions({ 'wgmpls.mpls-peers': 'all' })).toThrow(/seed or any/);
@@ -85,7 +88,8 @@ describe('plugin logic (no Docker needed)', () => {
   test('mesh: a point-to-point link routes everything to the other end; a multipoint one only its addresses', () => {
     const n = netState({ underlay: '::1' });
     const [a, b, c] = [epState(1), epState(2), epState(3)];
-    expect(desiredPeers(a, n, [a, b])).toEqual([{ publicKey: b.publicKey, endpoint: '[::1]:51822', allowedIps: ['0.0.0.0/0', '::/0'] }]);
+    expect(desiredPeers(a, n, [a, b])).toEqual([{ publicKey: b.publicKey, endpoint: '[::1]:51822', labelAuth: true, allowedIps: ['0.0.0.0/0', '::/0'] }]);
+    expect(desiredPeers(a, netState({ labelAuth: false }), [a, b])[0].labelAuth).toBe(false);
     expect(desiredPeers(a, n, [a, b, c]).map((p) => p.allowedIps)).toEqual([
       ['10.66.0.2/32', 'fd00:66::2/128'],
       ['10.66.0.3/32', 'fd00:66::3/128'],
@@ -97,14 +101,14 @@ describe('plugin logic (no Docker needed)', () => {
     const text = formatSet({
       privateKey: 'b'.repeat(64),
       listenPort: 51820,
-      peers: [{ publicKey: 'c'.repeat(64), endpoint: '127.0.0.1:51821', allowedIps: ['0.0.0.0/0', '::/0'], persistentKeepalive: 1 }],
+      peers: [{ publicKey: 'c'.repeat(64), endpoint: '127.0.0.1:51821', allowedIps: ['0.0.0.0/0', '::/0'], persistentKeepalive: 1, labelAuth: true }],
       remove: ['d'.repeat(64)],
     });
     expect(text.endsWith('\n\n')).toBe(true);
     const change = parseSet(text.split('\n').slice(1));
     expect(change.listenPort).toBe(51820);
     expect(change.peers).toHaveLength(2);
-    expect(change.peers[0]).toMatchObject({ replaceAllowedIps: true, persistentKeepaliveInterval: 1, endpoint: { address: '127.0.0.1', port: 51821 } });
+    expect(change.peers[0]).toMatchObject({ replaceAllowedIps: true, persistentKeepaliveInterval: 1, labelAuth: true, endpoint: { address: '127.0.0.1', port: 51821 } });
     expect(change.peers[0].allowedIps).toHaveLength(2);
     expect(change.peers[1].remove).toBe(true);
     const got = parseGet(`private_key=${'e'.repeat(64)}\nlisten_port=7\npublic_key=${'c'.repeat(64)}\nendpoint=127.0.0.1:9\nlast_handshake_time_sec=5\nrx_bytes=10\ntx_bytes=20\nallowed_ip=10.0.0.1/32\nerrno=0\n\n`);

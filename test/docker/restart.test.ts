@@ -86,7 +86,7 @@ describe('restart logic (no Docker needed)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgmt-rs-state-'));
     try {
       const store = StateStore.open(dir);
-      store.putNetwork({ id: 'n1', mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false, lsr: 'auto', ipv4: [], ipv6: [], createdAt: '2020-01-01T00:00:00.000Z' });
+      store.putNetwork({ id: 'n1', mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', portBase: null, defaultRoute: false, lsr: 'auto', labelAuth: true, ipv4: [], ipv6: [], createdAt: '2020-01-01T00:00:00.000Z' });
       store.putRetained(kept('c1', { table: table([[101, 'wgm0']]), containerIfname: 'wgm0' }));
       expect(StateStore.read(dir).retainedFor('n1', 'c1')).toMatchObject({ port: 51900, containerIfname: 'wgm0' });
       store.deleteNetwork('n1');

@@ -67,6 +67,7 @@ describe('wgmpls show', () => {
       routes: ['101 as to 102 dev wgm0'],
       lsr,
       peers: [],
+      drops: {},
     });
     const net = (lsr: 'kernel' | 'userspace' | null) => [{ id: 'n'.repeat(64), name: 'r1-r2', mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', subnets: [], endpoints: [endpoint(lsr)], retained: [] }];
     expect(formatShow(net('kernel'))).toContain("\n    label switching: the container's kernel (routes installed by netlink)\n    routes:\n");
