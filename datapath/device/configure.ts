@@ -3,7 +3,7 @@
 import { DeviceChange, DeviceSnapshot, Errno, PeerChange, UapiError, endpoint } from './config';
 import { Peer, PeerHost } from './peer';
 import { Sender } from './send';
-import { expireSessions, zeroKeyMaterial } from './session';
+import { expireSessions, zeroExpiredKeypairs, zeroKeyMaterial } from './session';
 import { DeviceState } from './state';
 import { CookieChecker, CookieGenerator } from '../noise/cookie';
 import { StaticIdentity } from '../noise/handshake';
@@ -21,6 +21,7 @@ export class Configurator {
       sendHandshakeInitiation: (p, isRetry) => sender.sendHandshakeInitiation(p, isRetry),
       sendKeepalive: (p) => sender.sendKeepalive(p),
       zeroKeyMaterial: (p) => zeroKeyMaterial(d.indices, p),
+      zeroExpiredKeypairs: (p) => zeroExpiredKeypairs(d.indices, p, d.clock.now(), d.timing.rejectAfterTime),
     };
   }
 
@@ -63,12 +64,21 @@ export class Configurator {
 
   private setPrivateKey(key: Uint8Array | null): void {
     const d = this.d;
-    const same = d.identity && key && Buffer.from(d.identity.privateKey).equals(Buffer.from(clampInPlace(Uint8Array.from(key))));
-    if (same) return;
     // Clamped on the way in, as wireguard-go does: `wg show` then prints the key in use.
-    d.identity = key ? new StaticIdentity(clampInPlace(Uint8Array.from(key))) : null;
+    const incoming = key ? clampInPlace(Uint8Array.from(key)) : null;
+    const same = d.identity && incoming && Buffer.from(d.identity.privateKey.buffer, d.identity.privateKey.byteOffset, 32).equals(incoming);
+    if (same) {
+      incoming.fill(0);
+      return;
+    }
+    const old = d.identity;
+    d.identity = incoming ? new StaticIdentity(incoming) : null; // it keeps its own copy
+    incoming?.fill(0);
+    // The old key and every secret derived from it are wiped, not left to the garbage collector.
+    old?.zero();
     d.cookieChecker = d.identity ? new CookieChecker(d.identity.publicKey) : null;
     for (const p of d.peerList()) {
+      p.precomputedSs?.fill(0);
       // A peer with our own public key would be ourselves; wireguard-go drops it too.
       if (d.identity && Buffer.from(p.publicKey).equals(Buffer.from(d.identity.publicKey))) {
         this.removePeer(p);
@@ -93,7 +103,10 @@ export class Configurator {
       peer = new Peer(pc.publicKey, new CookieGenerator(pc.publicKey), d.clock, d.timing, this.peerHost);
       d.peers.set(hex, peer);
     }
-    if (pc.presharedKey) peer.presharedKey = Uint8Array.from(pc.presharedKey);
+    if (pc.presharedKey) {
+      peer.presharedKey.fill(0); // the old one is wiped, not left behind
+      peer.presharedKey = Uint8Array.from(pc.presharedKey);
+    }
     if (pc.labelAuth !== undefined) peer.labelAuth = pc.labelAuth;
     if (pc.endpoint) peer.endpoint = endpoint(pc.endpoint.address, pc.endpoint.port);
     if (pc.replaceAllowedIps) d.allowedIps.removeByPeer(peer);
@@ -113,6 +126,9 @@ export class Configurator {
     const d = this.d;
     peer.stopTimers();
     zeroKeyMaterial(d.indices, peer);
+    peer.presharedKey.fill(0);
+    peer.precomputedSs?.fill(0);
+    peer.precomputedSs = null;
     d.allowedIps.removeByPeer(peer);
     d.peers.delete(peer.publicKeyHex());
   }

@@ -17,6 +17,8 @@ export interface PeerHost {
   sendHandshakeInitiation(peer: Peer, isRetry: boolean): void;
   sendKeepalive(peer: Peer): void;
   zeroKeyMaterial(peer: Peer): void;
+  /** Deletes (zeroes) the peer's sessions that reached reject-after-time; ms to the next, or null. */
+  zeroExpiredKeypairs(peer: Peer): number | null;
 }
 
 export class Peer {
@@ -54,6 +56,8 @@ export class Peer {
   private readonly newHandshake: Timer;
   private readonly zeroKeyMaterialTimer: Timer;
   private readonly persistentKeepalive: Timer;
+  /** Fires when the oldest session reaches reject-after-time, to wipe it (not in wireguard-go). */
+  private readonly keypairExpiry: Timer;
 
   constructor(
     readonly publicKey: Uint8Array,
@@ -67,6 +71,10 @@ export class Peer {
     this.newHandshake = new Timer(clock, () => this.expiredNewHandshake());
     this.zeroKeyMaterialTimer = new Timer(clock, () => this.host.zeroKeyMaterial(this));
     this.persistentKeepalive = new Timer(clock, () => this.expiredPersistentKeepalive());
+    this.keypairExpiry = new Timer(clock, () => {
+      const next = this.host.zeroExpiredKeypairs(this);
+      if (next !== null) this.keypairExpiry.mod(next);
+    });
   }
 
   readonly publicKeyHex = (): string => Buffer.from(this.publicKey).toString('hex');
@@ -117,6 +125,8 @@ export class Peer {
 
   timersSessionDerived(): void {
     this.zeroKeyMaterialTimer.mod(this.timing.rejectAfterTime * 3);
+    // A pending expiry is for an older session, hence sooner; it reschedules itself for the rest.
+    if (!this.keypairExpiry.pending) this.keypairExpiry.mod(this.timing.rejectAfterTime);
   }
 
   timersAnyAuthenticatedPacketTraversal(): void {
@@ -163,6 +173,7 @@ export class Peer {
     this.newHandshake.del();
     this.zeroKeyMaterialTimer.del();
     this.persistentKeepalive.del();
+    this.keypairExpiry.del();
   }
 
   allKeypairs(): Keypair[] {

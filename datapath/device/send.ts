@@ -142,7 +142,12 @@ export class Sender {
     if (now - peer.lastSentHandshake < d.timing.rekeyTimeout) return;
     if (!peer.endpoint) return d.counters.drop('no-endpoint');
     peer.lastSentHandshake = now;
-    if (peer.initiation) d.indices.delete(peer.initiation.localIndex);
+    if (peer.initiation) {
+      // The superseded initiation's secrets are wiped, not left to the garbage collector.
+      d.indices.delete(peer.initiation.localIndex);
+      peer.initiation.state.chainKey.fill(0);
+      peer.initiation.state.hash.fill(0);
+    }
     const localIndex = d.indices.newIndex(peer);
     const ss = d.precomputedSs(peer);
     const created = ss ? createInitiation(d.identity, peer.publicKey, localIndex, now, { precomputedSs: ss }) : null;

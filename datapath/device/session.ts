@@ -55,8 +55,36 @@ export function receivedWithKeypair(indices: IndexTable<Peer>, peer: Peer, kp: K
 export function zeroKeyMaterial(indices: IndexTable<Peer>, peer: Peer): void {
   for (const kp of peer.allKeypairs()) deleteKeypair(indices, kp);
   peer.keypairs.previous = peer.keypairs.current = peer.keypairs.next = null;
-  if (peer.initiation) indices.delete(peer.initiation.localIndex);
+  if (peer.initiation) {
+    indices.delete(peer.initiation.localIndex);
+    // An initiation never answered still holds its chaining key and hash.
+    peer.initiation.state.chainKey.fill(0);
+    peer.initiation.state.hash.fill(0);
+  }
   peer.initiation = null;
+}
+
+/**
+ * Sessions at least `rejectAfterTime` old are refused anyway (send and receive check the age):
+ * delete them now, their keys zeroed and their OpenSSL contexts freed, instead of keeping them
+ * until a rotation or the 3 x reject-after-time timer. Returns the ms until the next remaining
+ * session expires, or null when none is left.
+ */
+export function zeroExpiredKeypairs(indices: IndexTable<Peer>, peer: Peer, now: number, rejectAfterTime: number): number | null {
+  const s = peer.keypairs;
+  let next: number | null = null;
+  for (const slot of ['previous', 'current', 'next'] as const) {
+    const kp = s[slot];
+    if (!kp) continue;
+    const left = kp.created + rejectAfterTime - now;
+    if (left <= 0) {
+      deleteKeypair(indices, kp);
+      s[slot] = null;
+    } else if (next === null || left < next) {
+      next = left;
+    }
+  }
+  return next;
 }
 
 /** Old sessions are unusable under a new static key: the next send makes a fresh handshake. */

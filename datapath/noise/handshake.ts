@@ -71,6 +71,15 @@ export class StaticIdentity {
     this.responderHash = hash(INITIAL_HASH, this.publicKey);
   }
 
+  /**
+   * Wipes the raw private key when this identity is replaced or dropped. The imported KeyObject
+   * lives in OpenSSL's memory, which JS cannot reach; it goes with the object (docs/design.md
+   * section 2, key material).
+   */
+  zero(): void {
+    this.privateKey.fill(0);
+  }
+
   /** DH(Spriv, peerPublic): the static-static secret to cache per peer; null if low-order. */
   sharedWith(peerPublic: Uint8Array): Uint8Array | null {
     return dh(this.keyObject, peerPublic);
