@@ -87,7 +87,7 @@ program
 
 program
   .command('sysctl')
-  .description('LSR settings of this namespace, as sysctl: wgmpls sysctl -w net.mpls.ip_ttl_propagate=0 (also default_ttl, inet_map_prec, icmp_respond, rfc4182)')
+  .description('LSR settings of this namespace, as sysctl: wgmpls sysctl -w net.mpls.ip_ttl_propagate=0 (also default_ttl, inet_map_prec, icmp_respond, icmp_ratelimit, rfc4182)')
   .helpOption(false)
   .allowUnknownOption()
   .passThroughOptions()

@@ -14,6 +14,7 @@ import {
   writeLse,
 } from '../mpls/wire';
 import { timeExceededV4, timeExceededV6 } from './icmp';
+import { IcmpRateLimiter } from './icmpRateLimit';
 import { IpRoute, LsrSettings, LsrTable, MplsRoute, NextHop, defaultSettings } from './model';
 
 export type LsrDrop =
@@ -24,7 +25,9 @@ export type LsrDrop =
   | 'reserved-label'
   | 'malformed'
   | 'explicit-null-not-bottom'
-  | 'stack-too-deep';
+  | 'stack-too-deep'
+  /** Not a dropped frame: a time-exceeded reply not sent because of net.mpls.icmp_ratelimit. */
+  | 'icmp-rate-limited';
 
 /** What to do with a packet after switching. */
 export type Egress =
@@ -61,12 +64,17 @@ export class Lsr {
   private ftn = new AllowedIps<IpRoute>();
   private settings: LsrSettings = defaultSettings;
   readonly routeCounters = new Map<number, RouteCounters>();
+  private readonly icmpLimit: IcmpRateLimiter;
 
   constructor(
     /** The interface this endpoint serves (where locally delivered packets go up); it changes when Docker moves the TUN. */
     public ifname: string,
     private readonly host: LsrHost,
-  ) {}
+    /** Milliseconds, for the ICMP rate limit; injected so the tests can use a fake clock. */
+    now: () => number = () => performance.now(),
+  ) {
+    this.icmpLimit = new IcmpRateLimiter(now);
+  }
 
   /** Replaces the tables all at once: everything is built before anything is swapped in. */
   load(table: LsrTable): void {
@@ -236,6 +244,10 @@ export class Lsr {
     const stack = frame.subarray(0, end);
     const icmp = v === 4 ? timeExceededV4({ original, source, labelStack: stack }) : timeExceededV6({ original, source, labelStack: stack });
     if (!icmp) return;
+    // Rate-limited per destination of the reply (the expired packet's source), as Linux does;
+    // only replies that would really be sent take tokens.
+    const dest = v === 4 ? original.subarray(12, 16) : original.subarray(8, 24);
+    if (!this.icmpLimit.allow(dest, this.settings.icmpRatelimit)) return this.host.drop('icmp-rate-limited');
     const reply = Buffer.from(icmp.buffer, icmp.byteOffset, icmp.byteLength);
     // Our own label route back to the source wins: handing the reply to a neighbour whose
     // path comes back through this node's kernel would be dropped there (our own address as

@@ -46,6 +46,11 @@ export interface LsrSettings {
   icmpRespond: boolean;
   /** Pop explicit null 0/2 also when not at the bottom of the stack (RFC 4182). */
   rfc4182: boolean;
+  /**
+   * Milliseconds between ICMP time-exceeded replies to one source, with bursts of six (Linux's
+   * net.ipv4.icmp_ratelimit, same default); 0 = no per-source limit (lsr/icmpRateLimit.ts).
+   */
+  icmpRatelimit: number;
 }
 
 export const defaultSettings: LsrSettings = Object.freeze({
@@ -54,6 +59,7 @@ export const defaultSettings: LsrSettings = Object.freeze({
   mapPrecedence: false,
   icmpRespond: true,
   rfc4182: true,
+  icmpRatelimit: 1000,
 });
 
 /** Who switches the namespace's labels: the datapaths (userspace) or the kernel (af_mpls). */

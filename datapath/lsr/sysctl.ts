@@ -14,6 +14,8 @@ const KEYS: Record<string, Key> = {
   'net.mpls.inet_map_prec': { field: 'mapPrecedence', min: 0, max: 1 },
   'net.mpls.icmp_respond': { field: 'icmpRespond', min: 0, max: 1 },
   'net.mpls.rfc4182': { field: 'rfc4182', min: 0, max: 1 },
+  // Linux's net.ipv4.icmp_ratelimit, for the time-exceeded replies of this LSR (ms, 0 = off).
+  'net.mpls.icmp_ratelimit': { field: 'icmpRatelimit', min: 0, max: 3_600_000 },
 };
 const ALIASES: Record<string, string> = {
   'net.mpls.inet_mapttl': 'net.mpls.ip_ttl_propagate',
@@ -59,7 +61,7 @@ export function sysctl(args: readonly string[], current: LsrSettings): SysctlRes
       const raw = arg.slice(eq + 1).trim();
       const v = Number(raw);
       if (!/^\d+$/.test(raw) || v < k.min || v > k.max) throw new RouteError(`sysctl: setting key "${key}": Invalid argument (${k.min}-${k.max})`);
-      if (k.field === 'defaultTtl') settings.defaultTtl = v;
+      if (k.field === 'defaultTtl' || k.field === 'icmpRatelimit') settings[k.field] = v;
       else settings[k.field] = v === 1;
       changed = true;
     }

@@ -178,9 +178,9 @@ export interface TableSpec {
   settings?: Partial<LsrSettings>;
 }
 
-export function setup(spec: TableSpec = {}, ifname = 'wg0'): { lsr: Lsr; host: FakeHost } {
+export function setup(spec: TableSpec = {}, ifname = 'wg0', now?: () => number): { lsr: Lsr; host: FakeHost } {
   const host = new FakeHost();
-  const lsr = new Lsr(ifname, host);
+  const lsr = new Lsr(ifname, host, now);
   lsr.load({ mpls: spec.mpls ?? [], ip: spec.ip ?? [], settings: { ...defaultSettings, ...spec.settings } });
   return { lsr, host };
 }
