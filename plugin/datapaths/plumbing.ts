@@ -4,7 +4,8 @@
 // name Docker chose, the IPAM addresses, and bring it up.
 // `ip -n` only takes names under /var/run/netns, a SandboxKey is a path: nsenter does the rest.
 import { must } from '../../datapath/sys/exec';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { DockerdLookup, trustedDockerdPids } from '../docker/dockerdProcess';
 
 export interface Replumb {
   hostIfname: string;
@@ -37,22 +38,6 @@ export async function plumbIntoSandbox(r: Replumb): Promise<void> {
   await inSandbox('ip', ['-batch', '-'], batch.join('\n') + '\n');
 }
 
-/** Processes named dockerd: they live in the mount namespace where the SandboxKeys are. */
-function dockerdPids(): string[] {
-  try {
-    return readdirSync('/proc').filter((d) => {
-      if (!/^[0-9]+$/.test(d)) return false;
-      try {
-        return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'dockerd';
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return [];
-  }
-}
-
 /**
  * A usable path for a SandboxKey, or null when the namespace is gone. Run in a container (with
  * --pid host), the plugin does not see the bind mounts dockerd makes under /var/run/docker/netns
@@ -60,10 +45,12 @@ function dockerdPids(): string[] {
  * /proc/<dockerd>/root/... reaches them through dockerd's own mount namespace. Absolute symlinks
  * there resolve against our root, so /var/run (a link to /run) is tried as /run too.
  */
-export function sandboxPath(sandboxKey: string): string | null {
+export function sandboxPath(sandboxKey: string, dockerd: DockerdLookup = {}): string | null {
   if (existsSync(sandboxKey)) return sandboxKey;
   const variants = [sandboxKey, sandboxKey.replace(/^\/var\/run\//, '/run/')];
-  for (const pid of dockerdPids()) {
+  // Only a dockerd identified by what root controls (docker/dockerdProcess.ts), never by name:
+  // another user's process named "dockerd" could offer a namespace of its own at that path.
+  for (const pid of trustedDockerdPids(dockerd)) {
     for (const v of variants) if (existsSync(`/proc/${pid}/root${v}`)) return `/proc/${pid}/root${v}`;
   }
   return null;
