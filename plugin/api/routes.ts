@@ -4,12 +4,14 @@ import { z } from 'zod';
 import type { DriverContext } from '../driver/context';
 import { createEndpoint, deleteEndpoint, join, leave, operInfo } from '../driver/endpoints';
 import { createNetwork, deleteNetwork } from '../driver/networks';
+import { refusePublishedPorts } from '../driver/published';
 import { DriverError } from './errors';
 import {
   CreateEndpointRequest,
   CreateNetworkRequest,
   DiscoveryRequest,
   EndpointRequest,
+  ExternalConnectivityRequest,
   JoinRequest,
   NetworkRequest,
 } from './schemas';
@@ -38,8 +40,12 @@ export function driverRoutes(ctx: DriverContext): Route[] {
     route(nd('Leave'), EndpointRequest, (r) => leave(ctx, r.EndpointID)),
     route(nd('DiscoverNew'), DiscoveryRequest, () => ({}), false),
     route(nd('DiscoverDelete'), DiscoveryRequest, () => ({}), false),
-    // Port publishing (-p) has no meaning on a tunnel-only network: accepted, nothing to program.
-    route(nd('ProgramExternalConnectivity'), EndpointRequest, () => ({}), false),
+    // Port publishing (-p) has no meaning on a tunnel-only network: refused with the reason
+    // (driver/published.ts); without published ports there is nothing to program.
+    route(nd('ProgramExternalConnectivity'), ExternalConnectivityRequest, (r) => {
+      refusePublishedPorts(r.Options);
+      return {};
+    }, false),
     route(nd('RevokeExternalConnectivity'), EndpointRequest, () => ({}), false),
   ];
 }

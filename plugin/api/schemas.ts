@@ -43,6 +43,9 @@ export const NetworkRequest = z.object({ NetworkID: Id });
 
 export const EndpointRequest = z.object({ NetworkID: Id, EndpointID: Id });
 
+/** ProgramExternalConnectivity: the sandbox's labels, the port bindings among them. */
+export const ExternalConnectivityRequest = EndpointRequest.extend({ Options: z.record(z.unknown()).nullish() });
+
 export const CreateEndpointRequest = z.object({
   NetworkID: Id,
   EndpointID: Id,

@@ -13,6 +13,7 @@ import type { EndpointState } from '../state/types';
 import type { DriverContext } from './context';
 import { retireEndpoint } from './identity';
 import { DEFAULT_PORT_BASE, allocatePort } from './ports';
+import { refusePublishedPorts } from './published';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -34,6 +35,8 @@ export async function createEndpoint(ctx: DriverContext, req: CreateEndpointRequ
     ctx.log.warn({ endpoint: short(existing.id) }, 'CreateEndpoint for an endpoint that exists; keeping it');
     return { Interface: {} };
   }
+  // Before anything is made: `docker run -p` must fail with the reason, not pretend to publish.
+  refusePublishedPorts(req.Options);
   const members = ctx.store.endpointsOf(network.id);
   if (network.mplsPeers === 'seed' && members.length >= 2) {
     throw new DriverError(

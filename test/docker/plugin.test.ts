@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { CLI, run, sleep, udpPayloads, waitFor } from '../net/harness';
+import { CLI, run, sleep, uapiRequest, udpPayloads, waitFor } from '../net/harness';
 import { Plugin, docker, dockerOk, ensureImage, mustPing, ping, whyNotRunnable } from './helpers';
 import { parseSet } from '../../datapath/ipc/uapi';
 import { DriverError } from '../../plugin/api/errors';
@@ -32,7 +32,7 @@ const A = 'wgmt-dk-a';
 const B = 'wgmt-dk-b';
 const C = 'wgmt-dk-c';
 const IP = { a: '10.66.0.2', b: '10.66.0.3', c: '10.66.0.4', a6: 'fd00:66::2', b6: 'fd00:66::3', c6: 'fd00:66::4' };
-const CONTAINERS = [A, B, C, 'wgmt-dk-s1', 'wgmt-dk-s2', 'wgmt-dk-s3', 'wgmt-dk-d1', 'wgmt-dk-d2', 'wgmt-dk-o1', 'wgmt-dk-o2'];
+const CONTAINERS = [A, B, C, 'wgmt-dk-s1', 'wgmt-dk-s2', 'wgmt-dk-s3', 'wgmt-dk-d1', 'wgmt-dk-d2', 'wgmt-dk-o1', 'wgmt-dk-o2', 'wgmt-dk-p1', 'wgmt-dk-p2'];
 
 // ------------------------------------------------------------------ no Docker, no root needed
 
@@ -164,6 +164,10 @@ describe('plugin logic (no Docker needed)', () => {
       expect((await post('/NetworkDriver.Join', JSON.stringify({ NetworkID: id, EndpointID: 'e'.repeat(64), SandboxKey: '/x' }))).json.Err).toMatch(/unknown to the wgmpls driver/);
       expect((await post('/NetworkDriver.CreateNetwork', '{"NetworkID":')).json.Err).toMatch(/bad request/);
       expect((await post('/NetworkDriver.Nope', '{}')).status).toBe(404);
+      const pec = (options: unknown): Promise<{ status: number; json: { Err?: string } }> =>
+        post('/NetworkDriver.ProgramExternalConnectivity', JSON.stringify({ NetworkID: id, EndpointID: 'e'.repeat(64), Options: options }));
+      expect(await pec({ 'com.docker.network.portmap': [{ Proto: 6, Port: 80, HostPort: 8080 }] })).toMatchObject({ status: 500, json: { Err: expect.stringMatching(/cannot publish ports \(8080->80\/tcp\)/) } });
+      expect(await pec({ 'com.docker.network.endpoint.exposedports': [{ Proto: 6, Port: 80 }] })).toMatchObject({ status: 200, json: {} });
       expect((await post('/NetworkDriver.DeleteNetwork', JSON.stringify({ NetworkID: id }))).json).toEqual({});
       expect(store.networks()).toEqual([]);
     } finally {
@@ -372,6 +376,28 @@ maybe('docker network driver (wgmpls plugin)', () => {
     await mustPing('wgmt-dk-d1', '10.70.0.1');
     const bad = await docker('network', 'create', '-d', 'wgmpls', '-o', 'wgmpls.default-route=maybe', 'wgmt-dk-bad');
     expect(bad.stderr).toMatch(/wgmpls\.default-route must be true or false, got "maybe"/);
+  });
+
+  test('docker run -p is refused with the reason shown by the docker CLI; publishing on bridge and connecting afterwards works', async () => {
+    const before = Object.keys(plugin.state().endpoints).length;
+    const r = await docker('run', '-d', '--name', 'wgmt-dk-p1', '--network', NET, '-p', '18080:80', '-p', '127.0.0.1:15353:53/udp', image);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/wgmpls networks cannot publish ports \(18080->80\/tcp, 127\.0\.0\.1:15353->53\/udp\)/);
+    expect(Object.keys(plugin.state().endpoints)).toHaveLength(before); // nothing made
+    await docker('rm', '-f', 'wgmt-dk-p1');
+    // The way out the message gives: publish on bridge, then connect the wgmpls network.
+    await dockerOk('run', '-d', '--name', 'wgmt-dk-p2', '-p', '127.0.0.1:18081:80', image);
+    // (NET, not NET4: a default route through the tunnel would clash with the bridge's.)
+    await dockerOk('network', 'connect', NET, 'wgmt-dk-p2');
+    expect(await dockerOk('exec', 'wgmt-dk-p2', 'ip', '-o', 'link', 'show', 'wgm0')).toContain('wgm0');
+  });
+
+  test('plugin networks authenticate labels: every peer has wgmpls-label-auth=true, and wgmpls show says so', async () => {
+    const d1 = plugin.endpointAt('10.69.0.2');
+    const got = await uapiRequest(d1.ifname, 'wgmpls-get=1\n\n');
+    expect(got).toMatch(/wgmpls-label-auth=true\n/);
+    expect(got).not.toMatch(/wgmpls-label-auth=false/);
+    expect((await run(process.execPath, [CLI, 'show'], { env: plugin.env })).stdout).toContain('label auth: on (MPLS header authenticated)');
   });
 
   test('routes given as an endpoint driver option: a bad one is refused to the docker CLI, a good one applied', async () => {
