@@ -64,6 +64,18 @@ program
   });
 
 program
+  .command('showconf')
+  .description('print the configuration of datapath <ifname> as `wg showconf` does, with the wgmpls extension keys (WgmplsLabelAuth)')
+  .argument('<ifname>', 'interface name')
+  .action(async (ifname: string) => {
+    const { showconf } = await import('./showconf');
+    const r = await showconf(ifname);
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    process.exitCode = r.code;
+  });
+
+program
   .command('ip')
   .description("MPLS routes of this namespace's label-switching router, in iproute2's syntax: wgmpls ip -f mpls route add 101 as 102 via inet 10.0.34.2 dev wgm1")
   .helpOption(false)

@@ -84,6 +84,10 @@ d('authenticated labels through a rewriting relay', () => {
     lab = await build();
     await labelAuth(lab.tA.ifname, lab.pubB, true);
     await labelAuth(lab.tB.ifname, lab.pubA, true);
+    // wgmpls showconf: wg showconf's text, byte for byte, plus the extension line in the peer's section.
+    const wgConf = await lab.a.must('wg', ['showconf', lab.tA.ifname]);
+    const ours = await lab.a.must('node', [CLI, 'showconf', lab.tA.ifname]);
+    expect(ours).toBe(`${wgConf}WgmplsLabelAuth = true\n`);
 
     const ip = await ping(lab, '10.99.0.2', 8); // type 4; the relay sends a type-5 copy first
     expect(ip.stdout).toContain(' 0% packet loss');
