@@ -103,19 +103,35 @@ export class Supervisor {
     await this.mutex.run(async () => {
       for (const ep of this.store.endpoints()) {
         if (ep.datapath && isAlive(ep.datapath) && runsDatapath(ep.datapath, ep.ifname)) {
-          try {
-            await this.client(ep).get();
+          const why = await this.whyNotAdoptable(ep);
+          if (why === null) {
             this.log.info({ endpoint: short(ep.id), ifname: ep.ifname, pid: ep.datapath.pid }, 'datapath re-adopted');
             continue;
-          } catch (err) {
-            this.log.warn({ endpoint: short(ep.id), ifname: ep.ifname, err: (err as Error).message }, 'datapath runs but does not answer; restarting it');
-            await stopDatapath(ep.datapath);
           }
+          this.log.warn({ endpoint: short(ep.id), ifname: ep.ifname, why }, 'datapath runs but cannot be kept; restarting it');
+          await stopDatapath(ep.datapath);
         }
         await this.restart(ep, 'not running at plugin start');
       }
       for (const n of this.store.networks()) await this.syncNetwork(n.id);
     });
+  }
+
+  /** Null when a running datapath can be kept as it is, else why not. */
+  private async whyNotAdoptable(ep: EndpointState): Promise<string | null> {
+    try {
+      await this.client(ep).get();
+    } catch (err) {
+      return `does not answer: ${(err as Error).message}`;
+    }
+    try {
+      // An older build hangs up on wgmpls-get and would refuse the peers' wgmpls-label-auth:
+      // restarted from this build, both ends of every link agree on authenticated labels.
+      await this.client(ep).getExtended();
+      return null;
+    } catch {
+      return 'an older build, without authenticated labels';
+    }
   }
 
   startMonitoring(): void {
