@@ -7,7 +7,7 @@
 // own (`wgmpls ip` run inside it) or one reached by path (`wgmpls ip --container`, the plugin's
 // `wgmpls.routes` label), whose kernel routes then go in by netlink from inside it. One code path for
 // all three, so they cannot drift.
-import { connect } from 'node:net';
+import { uapiExchange } from '../ipc/client';
 import { IpRoute, LsrBackend, LsrMode, LsrTable, MplsRoute, RouteError } from './model';
 import {
   KernelChange,
@@ -75,32 +75,16 @@ async function kernelRoute(ns: IpNamespace, verb: 'replace' | 'del', r: IpRoute)
 /** Per-route counters summed over the namespace's endpoints (each counts what it switched). */
 async function routeStats(sockets: string[]): Promise<Map<string, number>> {
   const sum = new Map<string, number>();
-  await Promise.all(
-    sockets.map(
-      (path) =>
-        new Promise<void>((resolve) => {
-          const s = connect(path);
-          let data = '';
-          const done = (): void => {
-            for (const line of data.split('\n')) {
-              const eq = line.indexOf('=');
-              if (eq < 0 || !line.startsWith('lsr.')) continue;
-              const k = line.slice(0, eq);
-              sum.set(k, (sum.get(k) ?? 0) + Number(line.slice(eq + 1)));
-            }
-            resolve();
-          };
-          s.setTimeout(2000, () => s.destroy());
-          s.on('data', (d) => {
-            data += d.toString();
-            if (data.endsWith('\n\n')) s.end();
-          });
-          s.on('close', done);
-          s.on('error', () => undefined);
-          s.write('wgmpls-stats=1\n\n');
-        }),
-    ),
-  );
+  // A datapath that does not answer (stopping, restarting) adds nothing: the others still count.
+  const answers = await Promise.all(sockets.map((path) => uapiExchange(path, 'wgmpls-stats=1\n\n', 2000).catch(() => '')));
+  for (const data of answers) {
+    for (const line of data.split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq < 0 || !line.startsWith('lsr.')) continue;
+      const k = line.slice(0, eq);
+      sum.set(k, (sum.get(k) ?? 0) + Number(line.slice(eq + 1)));
+    }
+  }
   return sum;
 }
 

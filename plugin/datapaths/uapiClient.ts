@@ -1,7 +1,7 @@
 // Talks to a datapath over its UAPI socket (/var/run/wireguard/<ifname>.sock), the same protocol
 // `wg` speaks, so the plugin needs no wg binary and the datapath no plugin-specific interface.
 // Requests carry private keys: neither requests nor responses are ever logged.
-import { connect } from 'node:net';
+import { uapiExchange } from '../../datapath/ipc/client';
 import { join } from 'node:path';
 
 export interface PeerSpec {
@@ -120,34 +120,13 @@ export function uapiSocketPath(uapiDir: string, ifname: string): string {
   return join(uapiDir, `${ifname}.sock`);
 }
 
-/** One request, one response (which always ends with an empty line). */
-function exchange(socketPath: string, request: string, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(socketPath);
-    let data = '';
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new UapiError(`no answer on ${socketPath} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    sock.setEncoding('utf8');
-    sock.on('data', (chunk: string) => {
-      data += chunk;
-      if (data.endsWith('\n\n')) {
-        clearTimeout(timer);
-        sock.end();
-        resolve(data);
-      }
-    });
-    sock.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new UapiError(`${socketPath}: ${err.message}`));
-    });
-    sock.on('close', () => {
-      clearTimeout(timer);
-      reject(new UapiError(`${socketPath} closed the connection without an answer`));
-    });
-    sock.write(request);
-  });
+/** One request, one response; a failure is a UapiError, as the plugin expects of this client. */
+async function exchange(socketPath: string, request: string, timeoutMs: number): Promise<string> {
+  try {
+    return await uapiExchange(socketPath, request, timeoutMs);
+  } catch (err) {
+    throw new UapiError((err as Error).message);
+  }
 }
 
 export class UapiClient {
