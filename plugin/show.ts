@@ -2,7 +2,7 @@
 // transfer counters, as `wg show` prints them but with Docker's names. Reads the plugin's state
 // file and asks each datapath over UAPI; works whether or not the plugin is running.
 // Never prints a private key (the UAPI answer has it: it is dropped while parsing).
-import Docker from 'dockerode';
+import { dockerClient } from './docker/client';
 import { pluginPaths } from './config';
 import { dockerNames } from './docker/names';
 import { isAlive } from './datapaths/process';
@@ -142,7 +142,7 @@ export async function collect(): Promise<NetworkView[]> {
 /** A stopped container's name (no endpoint of it is on any network to name it by). */
 async function containerName(id: string): Promise<string | null> {
   try {
-    const info = (await new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock', timeout: 3000 }).getContainer(id).inspect()) as { Name?: string };
+    const info = (await dockerClient(3000).getContainer(id).inspect()) as { Name?: string };
     return info.Name ? info.Name.replace(/^\//, '') : null;
   } catch {
     return null;

@@ -4,6 +4,7 @@
 // is re-opened after dockerd restarts; listeners must tolerate repeats and gaps.
 import { EventEmitter } from 'node:events';
 import Docker from 'dockerode';
+import { dockerClient } from './client';
 import { z } from 'zod';
 import type { Log } from '../../datapath/log';
 
@@ -47,7 +48,7 @@ export class DockerEvents extends EventEmitter<DockerEventMap> {
 
   constructor(
     private readonly log: Log,
-    private readonly docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock' }),
+    private readonly docker: Docker = dockerClient(null),
   ) {
     super();
   }

@@ -1,6 +1,6 @@
 // Names for ids, from dockerd: only for display (wgmpls show), never from inside a driver
 // request (dockerd may be waiting on that very request and would not answer).
-import Docker from 'dockerode';
+import { dockerClient } from './client';
 import { z } from 'zod';
 
 const NetworkInspect = z.object({
@@ -17,7 +17,7 @@ export interface DockerNames {
 
 export async function dockerNames(networkIds: readonly string[], timeoutMs = 3000): Promise<DockerNames> {
   const names: DockerNames = { networks: new Map(), containers: new Map() };
-  const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock', timeout: timeoutMs });
+  const docker = dockerClient(timeoutMs);
   for (const id of networkIds) {
     let info: z.infer<typeof NetworkInspect>;
     try {

@@ -1,6 +1,6 @@
 // What dockerd knows about wgmpls networks: their ids and the endpoint ids of the containers
 // attached to them. Asked outside any driver request (see names.ts for why).
-import Docker from 'dockerode';
+import { dockerClient } from './client';
 import { z } from 'zod';
 import { isOurDriver } from '../config';
 
@@ -11,7 +11,7 @@ const NetworkInspect = z.object({
 
 /** Network id -> endpoint ids Docker has attached; null when dockerd does not answer. */
 export async function dockerView(driver: string, timeoutMs = 5000): Promise<Map<string, Set<string>> | null> {
-  const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock', timeout: timeoutMs });
+  const docker = dockerClient(timeoutMs);
   try {
     // Not filtered by driver in the query: a managed plugin's networks say `wgmpls:latest`.
     const list = NetworkList.parse(await docker.listNetworks());

@@ -1,7 +1,7 @@
 // Which endpoint each container has on each network, from dockerd's container list. The list
 // is served from dockerd's in-memory view without taking container locks, so it answers even
 // while a container is being started - and it is never asked from inside a driver request.
-import Docker from 'dockerode';
+import { dockerClient } from '../docker/client';
 import { z } from 'zod';
 import type { ContainerNetworks } from './reconcile';
 
@@ -16,7 +16,7 @@ const ContainerList = z.array(
 
 /** Every container (running or not) with its networks; null when dockerd does not answer. */
 export async function dockerContainers(timeoutMs = 5000): Promise<ContainerNetworks | null> {
-  const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock', timeout: timeoutMs });
+  const docker = dockerClient(timeoutMs);
   let list: z.infer<typeof ContainerList>;
   try {
     list = ContainerList.parse(await docker.listContainers({ all: true }));
@@ -41,7 +41,7 @@ const NetworkInspect = z.object({ Containers: z.record(z.object({ EndpointID: z.
  * "wgmpls:latest". Null when dockerd does not answer.
  */
 export async function networksById(ids: readonly string[], timeoutMs = 5000): Promise<Map<string, Set<string>> | null> {
-  const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock', timeout: timeoutMs });
+  const docker = dockerClient(timeoutMs);
   const found = new Map<string, Set<string>>();
   for (const id of ids) {
     try {

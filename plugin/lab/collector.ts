@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { LSR_ROOT } from '../../datapath/lsr/store';
 import type { Log } from '../../datapath/log';
 import type { ContainerEvent, DockerEvents } from '../docker/events';
-import { dockerClient } from '../routes/container';
+import { dockerClient } from '../docker/client';
 import { CLAB_LAB_LABEL, NET_LAB_LABEL } from './links';
 import { LAB_RECORDS } from './sync';
 import { SettledTrigger } from './trigger';

@@ -13,7 +13,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { dirname, join } from 'node:path';
 import { nsidOf } from '../../datapath/lsr/store';
 import { DRIVER_NAME } from '../config';
-import { dockerClient } from '../routes/container';
+import { dockerClient } from '../docker/client';
 import { CLAB_LAB_LABEL, CLAB_NODE_LABEL, LINKS_LABEL, LabError, LabNetwork, NET_LAB_LABEL, NET_NAME_LABEL, canonical } from './links';
 import { CheckedLab, checkTopology, readTopology } from './topology';
 

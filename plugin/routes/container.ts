@@ -2,7 +2,7 @@
 // namespace (reachable by path, for nsenter and the namespace cookie). Asked of dockerd, so
 // never from inside a driver request (docs/design.md section 5): only from event handlers and the CLI.
 import { existsSync } from 'node:fs';
-import Docker from 'dockerode';
+import { dockerClient } from '../docker/client';
 import { z } from 'zod';
 import type { IpNamespace } from '../../datapath/lsr/namespaceRoutes';
 import { nsidOf } from '../../datapath/lsr/store';
@@ -32,10 +32,6 @@ export interface ContainerInfo {
   sandboxKey: string | null;
   /** One per network the container is on (wgmpls or not). */
   endpointIds: string[];
-}
-
-export function dockerClient(timeoutMs = 5000): Docker {
-  return new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock', timeout: timeoutMs });
 }
 
 /** The container by name or id; null when dockerd has no such container. Throws when dockerd does not answer. */
