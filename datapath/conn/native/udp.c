@@ -306,6 +306,15 @@ static napi_value js_udp_start_reading(napi_env env, napi_callback_info info) {
   return poll_reader_js_start(env, info, "udpStartReading", "wgmpls:UdpRead", udp_drain, sizeof(udp_read_state));
 }
 
+/* Makes `data` the one control message of h, at c (the start of h's control buffer). */
+static void put_cmsg(struct msghdr *h, struct cmsghdr *c, int level, int type, const void *data, size_t len) {
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(len);
+  memcpy(CMSG_DATA(c), data, len);
+  h->msg_controllen = CMSG_SPACE(len);
+}
+
 /* Names the source of one datagram in h's control buffer: 0, or -1 when `local` is not an
  * address of `family`. IPv4 fixes only the address (ipi_spec_dst) and leaves the interface to
  * the route, so a peer whose packets come in on one interface and whose route leaves by another
@@ -319,20 +328,12 @@ static int set_source(struct msghdr *h, ctrl_buf *ctrl, int family, const char *
   if (family == AF_INET6) {
     struct in6_pktinfo info = {.ipi6_ifindex = ifindex};
     if (inet_pton(AF_INET6, local, &info.ipi6_addr) != 1) return -1;
-    c->cmsg_level = IPPROTO_IPV6;
-    c->cmsg_type = IPV6_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof info);
-    memcpy(CMSG_DATA(c), &info, sizeof info);
-    h->msg_controllen = CMSG_SPACE(sizeof info);
+    put_cmsg(h, c, IPPROTO_IPV6, IPV6_PKTINFO, &info, sizeof info);
     return 0;
   }
   struct in_pktinfo info = {.ipi_ifindex = 0};
   if (inet_pton(AF_INET, local, &info.ipi_spec_dst) != 1) return -1;
-  c->cmsg_level = IPPROTO_IP;
-  c->cmsg_type = IP_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof info);
-  memcpy(CMSG_DATA(c), &info, sizeof info);
-  h->msg_controllen = CMSG_SPACE(sizeof info);
+  put_cmsg(h, c, IPPROTO_IP, IP_PKTINFO, &info, sizeof info);
   return 0;
 }
 
