@@ -2,7 +2,7 @@
 // with assertions: real namespaces, real ping/traceroute/tcpdump, no Docker.
 import { join } from 'node:path';
 import { CLI, ROOT, capture, cleanupAll, isRoot, uapiStats as stats, waitFor } from './harness';
-import { Topology, line, seedRouterRoutes } from './lsrTopology';
+import { Topology, line, seedRouterRoutes, seedStackRoutes } from './lsrTopology';
 import { lse } from '../packets';
 
 const d = isRoot() ? describe : describe.skip;
@@ -172,19 +172,7 @@ d('label switching: the seed scenarios', () => {
   test('stack: encap mpls 100/200, swap 100 -> 101 at the far side, pop 101 back, pop 200 to lo; both directions', async () => {
     const t = await line(2);
     try {
-      const a = t.end(1, 2);
-      const b = t.end(2, 1);
-      await t.nodes[0].ip('addr', 'add', '10.9.1.1/32', 'dev', 'lo');
-      await t.nodes[1].ip('addr', 'add', '10.9.2.1/32', 'dev', 'lo');
-      for (const [n, me, other, dst] of [
-        [1, a, b, '10.9.2.1'],
-        [2, b, a, '10.9.1.1'],
-      ] as const) {
-        await t.wgmplsIp(n, `route add ${dst}/32 encap mpls 100/200 via ${other.v4} dev ${me.ifname}`);
-        await t.wgmplsIp(n, `-f mpls route add 100 as 101 via inet ${other.v4} dev ${me.ifname}`);
-        await t.wgmplsIp(n, `-f mpls route add 101 via inet ${other.v4} dev ${me.ifname}`);
-        await t.wgmplsIp(n, `-f mpls route add 200 dev lo`);
-      }
+      const { a, b } = await seedStackRoutes(t);
       expect(await t.wgmplsIp(1, 'route show')).toContain(`10.9.2.1  encap mpls  100/200 via ${b.v4} dev ${a.ifname}`);
       const cap = await capture(t.nodes[0], await vethTo(t, 1, b.underlay), 'udp');
       await t.nodes[0].must('ping', ['-c', '3', '-i', '0.2', '-W', '3', '-I', '10.9.1.1', '10.9.2.1']);

@@ -134,3 +134,25 @@ export async function seedRouterRoutes(t: Topology): Promise<void> {
   await t.wgmplsIp(3, `-f mpls route add 202 as 203 via inet ${e(2, 3).v4} dev ${e(3, 2).ifname}`);
   await t.wgmplsIp(2, `-f mpls route add 203 via inet ${e(1, 2).v4} dev ${e(2, 1).ifname}`);
 }
+
+/**
+ * The seed's stack scenario on a two-node line, both directions: each node pushes 100/200 towards
+ * the other's loopback address (10.9.1.1 on node 1, 10.9.2.1 on node 2), swaps 100 -> 101, pops
+ * 101, and pops 200 to lo. Returns node 1's and node 2's ends of the link.
+ */
+export async function seedStackRoutes(t: Topology): Promise<{ a: LinkEnd; b: LinkEnd }> {
+  const a = t.end(1, 2);
+  const b = t.end(2, 1);
+  await t.nodes[0].ip('addr', 'add', '10.9.1.1/32', 'dev', 'lo');
+  await t.nodes[1].ip('addr', 'add', '10.9.2.1/32', 'dev', 'lo');
+  for (const [n, me, other, dst] of [
+    [1, a, b, '10.9.2.1'],
+    [2, b, a, '10.9.1.1'],
+  ] as const) {
+    await t.wgmplsIp(n, `route add ${dst}/32 encap mpls 100/200 via ${other.v4} dev ${me.ifname}`);
+    await t.wgmplsIp(n, `-f mpls route add 100 as 101 via inet ${other.v4} dev ${me.ifname}`);
+    await t.wgmplsIp(n, `-f mpls route add 101 via inet ${other.v4} dev ${me.ifname}`);
+    await t.wgmplsIp(n, `-f mpls route add 200 dev lo`);
+  }
+  return { a, b };
+}

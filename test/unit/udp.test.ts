@@ -38,15 +38,19 @@ describe('UdpConn (native sockets)', () => {
     return c;
   };
 
-  test('datagrams both ways over IPv4 loopback, with the sender as endpoint; many in a burst arrive whole and in order', async () => {
-    const a = conn('127.0.0.1');
-    const b = conn('127.0.0.1');
+  /** Two bound sockets (listen addresses as given), each with what it received. */
+  const boundPair = async (addrA?: string, addrB?: string) => {
+    const a = conn(addrA);
+    const b = conn(addrB);
     const ca = collector();
     const cb = collector();
     a.attach(ca.sink);
     b.attach(cb.sink);
-    const pa = await a.bind(0);
-    const pb = await b.bind(0);
+    return { a, b, ca, cb, pa: await a.bind(0), pb: await b.bind(0) };
+  };
+
+  test('datagrams both ways over IPv4 loopback, with the sender as endpoint; many in a burst arrive whole and in order', async () => {
+    const { a, b, ca, cb, pa, pb } = await boundPair('127.0.0.1', '127.0.0.1');
     expect(a.send(Buffer.from('hello'), { address: '127.0.0.1', port: pb })).toBe(true);
     await until(() => cb.got.length === 1);
     expect(cb.got[0].msg.toString()).toBe('hello');
@@ -98,14 +102,7 @@ describe('UdpConn (native sockets)', () => {
   });
 
   test('a reply to a received endpoint leaves from the address the datagram was sent to, not the kernel\'s choice', async () => {
-    const a = conn('127.0.0.1');
-    const b = conn();
-    const ca = collector();
-    const cb = collector();
-    a.attach(ca.sink);
-    b.attach(cb.sink);
-    const pa = await a.bind(0);
-    const pb = await b.bind(0);
+    const { a, b, ca, cb, pa, pb } = await boundPair('127.0.0.1');
     a.send(Buffer.from('to .2'), { address: '127.0.0.2', port: pb });
     await until(() => cb.got.length === 1);
     const from = cb.got[0].from;

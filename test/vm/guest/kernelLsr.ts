@@ -4,7 +4,7 @@
 // kernel routes, the kernel switches, the datapaths only carry frames. Then the plugin's own
 // route path (plugin/routes/apply.ts) with a batch the kernel refuses.
 import { CLI, cleanupAll, keyFile, startTunnel, uapiStats, waitFor } from '../../net/harness';
-import { Topology, line, seedRouterRoutes } from '../../net/lsrTopology';
+import { Topology, line, seedRouterRoutes, seedStackRoutes } from '../../net/lsrTopology';
 import { applyRoutes } from '../../../plugin/routes/apply';
 import { parseRoutesLabel } from '../../../plugin/routes/label';
 import { runIp } from '../../../datapath/lsr/namespaceRoutes';
@@ -194,19 +194,7 @@ async function stack(): Promise<void> {
     const t = await line(2, { startTimeoutMs: START_MS });
     inProcess(t);
     try {
-      const a = t.end(1, 2);
-      const b = t.end(2, 1);
-      await t.nodes[0].ip('addr', 'add', '10.9.1.1/32', 'dev', 'lo');
-      await t.nodes[1].ip('addr', 'add', '10.9.2.1/32', 'dev', 'lo');
-      for (const [n, me, other, dst] of [
-        [1, a, b, '10.9.2.1'],
-        [2, b, a, '10.9.1.1'],
-      ] as const) {
-        await t.wgmplsIp(n, `route add ${dst}/32 encap mpls 100/200 via ${other.v4} dev ${me.ifname}`);
-        await t.wgmplsIp(n, `-f mpls route add 100 as 101 via inet ${other.v4} dev ${me.ifname}`);
-        await t.wgmplsIp(n, `-f mpls route add 101 via inet ${other.v4} dev ${me.ifname}`);
-        await t.wgmplsIp(n, `-f mpls route add 200 dev lo`);
-      }
+      const { a, b } = await seedStackRoutes(t);
       has(await t.nodes[0].ip('route', 'show', '10.9.2.1'), `encap mpls  100/200 via ${b.v4} dev ${a.ifname}`);
       has(await t.nodes[1].ip('-f', 'mpls', 'route', 'show'), '200 dev lo');
       await ping(t, 1, '10.9.2.1', ['-I', '10.9.1.1']);
