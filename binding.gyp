@@ -12,6 +12,8 @@
         "datapath/native/poll_reader.c",
         "datapath/native/netns.c",
         "datapath/tun/native/tun.c",
+        "datapath/tun/native/tun_batch.c",
+        "datapath/tun/native/offload.c",
         "datapath/conn/native/udp.c",
         "datapath/crypto/native/aead.c",
         "datapath/netlink/native/netlink.c"

@@ -35,6 +35,7 @@ program
   .option('--mtu <bytes>', 'MTU of the TUN device', intOption('--mtu', 576, 65535), 1420)
   .option('--netns <path>', 'create the TUN inside this network namespace (e.g. /var/run/netns/NAME)')
   .option('--listen-address <addr>', 'bind the UDP underlay to this local address only')
+  .option('--no-offload', 'no TUN offloads (TSO/GRO): one packet per read and write, as a kernel without them gives')
   .option('--mpls-peers <who>', "who may send MPLS (types 5/6): 'seed' (the peer holding 0.0.0.0, else ::) or 'any'", (v: string) => {
     if (v !== 'seed' && v !== 'any') throw new InvalidArgumentError("must be 'seed' or 'any'");
     return v;
@@ -52,14 +53,14 @@ program
         }
       }),
   )
-  .action(async (ifname: string, o: { mtu: number; netns?: string; listenAddress?: string; mplsPeers: 'seed' | 'any'; testTiming?: Timing }) => {
+  .action(async (ifname: string, o: { mtu: number; netns?: string; listenAddress?: string; offload: boolean; mplsPeers: 'seed' | 'any'; testTiming?: Timing }) => {
     if (!/^[A-Za-z0-9_.=-]{1,15}$/.test(ifname)) {
       program.error(`error: interface name "${ifname}" is invalid (1-15 characters of letters, digits, _ . = -)`);
     }
     if (o.listenAddress !== undefined && isIP(o.listenAddress) === 0) program.error(`error: --listen-address ${o.listenAddress} is not an IP address`);
     const log = createLog('wgmpls-datapath');
     await runInForeground(`wgmpls datapath ${ifname}`, log, () =>
-      startDatapath({ ifname, mtu: o.mtu, netnsPath: o.netns, listenAddress: o.listenAddress, mplsPeers: o.mplsPeers, testTiming: o.testTiming, log }),
+      startDatapath({ ifname, mtu: o.mtu, netnsPath: o.netns, listenAddress: o.listenAddress, offload: o.offload, mplsPeers: o.mplsPeers, testTiming: o.testTiming, log }),
     );
   });
 

@@ -1,5 +1,5 @@
 import { chmodSync, closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
-import { loadTunAddon } from './tun/native';
+import { TUN_F, loadTunAddon } from './tun/native';
 import { Device } from './device/device';
 import { DEFAULT_MTU, Timing, defaultTiming } from './device/constants';
 import { UdpConn } from './conn/udp';
@@ -23,6 +23,8 @@ export interface DatapathOptions {
   listenAddress?: string;
   /** Who may send us MPLS: the seed's rule (default) or every peer (multipoint networks). */
   mplsPeers?: 'seed' | 'any';
+  /** TUN offloads (default true); false or a kernel refusing them: one packet per read and write. */
+  offload?: boolean;
   /** Test-only shortened protocol timers (`--test-timing`); production uses the defaults. */
   testTiming?: Timing;
   log: Log;
@@ -41,6 +43,13 @@ export interface RunningDatapath {
  * Wires one device to its three kinds of I/O: the TUN (packets from and to the container),
  * the UDP underlay, and the UAPI socket that `wg` talks to.
  */
+/** 'csum tso4 tso6 uso4 uso6', 'none', or 'off' (asked for none). */
+export function describeOffloads(tun: TunDevice): string {
+  if (!tun.vnet) return 'off';
+  const names = Object.entries(TUN_F).filter(([, bit]) => (tun.offloads & bit) !== 0).map(([name]) => name.toLowerCase());
+  return names.length > 0 ? names.join(' ') : 'none';
+}
+
 export async function startDatapath(opts: DatapathOptions): Promise<RunningDatapath> {
   const { log } = opts;
   const mtu = opts.mtu ?? DEFAULT_MTU;
@@ -49,7 +58,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   // Best effort: a namespace without a loopback address still starts, just colder.
   await warmUpLive({ mtu, listenAddress: opts.listenAddress, mplsPeers: opts.mplsPeers, log }).catch(() => 0);
   const warmMs = performance.now() - warmStart;
-  const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu });
+  const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu, offload: opts.offload });
   let lsr: LsrEndpoint | null = null;
   const udp = new UdpConn(opts.listenAddress, (code) => log.warn({ code }, 'UDP read error'));
   const { device: dev, writeTun } = wireDevice(tun, udp, { mtu, timing: opts.testTiming ?? defaultTiming, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
@@ -76,7 +85,10 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   }
   if (opts.testTiming) log.warn({ timing: opts.testTiming }, 'TEST TIMING in effect: protocol timers are not WireGuard\'s');
   feedFromTun(tun, dev, (code) => log.warn({ code }, 'TUN read error'));
-  log.info({ ifname: tun.name, mtu, port: dev.port, uapi: uapi.path, warmUpMs: Math.round(warmMs) }, 'datapath up');
+  log.info({ ifname: tun.name, mtu, port: dev.port, uapi: uapi.path, warmUpMs: Math.round(warmMs), offloads: describeOffloads(tun) }, 'datapath up');
+  if (opts.offload !== false && tun.offloads === 0) {
+    log.warn({ ifname: tun.name }, 'the kernel refused TUN offloads (TUNSETOFFLOAD): packets go one by one, slower');
+  }
   setImmediate(() => {
     try {
       const gone = gcStaleTables();

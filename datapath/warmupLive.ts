@@ -71,7 +71,7 @@ export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
     for (let i = 0; i < rounds && performance.now() - started < budgetMs; i++) {
       const want = received + 1;
       const { from, pkt } = roundPacket(packets, i);
-      addon.write(sides[from].farFd, piProto(pkt), pkt.subarray(PI_LEN));
+      addon.write(sides[from].farFd, piProto(pkt), pkt.subarray(PI_LEN), 0);
       const until = performance.now() + (opts.roundWaitMs ?? 50);
       while (received < want && performance.now() < until) await new Promise((r) => setImmediate(r));
       // Nothing comes through (no loopback in a fresh namespace): not worth the wait.

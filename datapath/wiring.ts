@@ -37,7 +37,12 @@ export function wireDevice(
       sendUdp: (msg, to) => {
         if (!udp.send(msg, to)) device?.counters.drop('udp-send');
       },
+      sendUdpBatch: (buf, lens, count, to) => udp.sendBatch(buf, lens, count, to),
       writeTun,
+      writeTunBatch: (buf, desc, count) => {
+        const refused = tun.writeBatch(buf, desc, count);
+        if (refused > 0) device?.counters.drop('tun-write', refused);
+      },
       bind: (port) => udp.bind(port),
       setMark: (mark) => udp.setMark(mark),
     },
@@ -63,9 +68,7 @@ export function wireDevice(
   return { device, writeTun };
 }
 
-/** From now on every packet read from `tun` goes to `dev`. */
+/** From now on every packet read from `tun` goes to `dev`, a readable event's worth at a time. */
 export function feedFromTun(tun: TunDevice, dev: Device, onError: (code: string) => void): void {
-  tun.onPackets((packets) => {
-    for (const p of packets) dev.handleTunPacket(p);
-  }, onError);
+  tun.onBatch((batch) => dev.handleTunBatch(batch), onError);
 }

@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import { Endpoint, Errno, UapiError, endpoint } from '../device/config';
 import type { TunReadHandle } from '../tun/native';
 import { loadUdpAddon, type UdpAddon } from './native';
+import { UDP_DESC_WORDS } from '../device/constants';
 
 // The underlay: one UDP port on IPv4 and IPv6 (two sockets, like wireguard-go's StdNetBind,
 // because a dual-stack socket would need IPv4-mapped addresses on every send). The sockets are
@@ -16,6 +17,9 @@ import { loadUdpAddon, type UdpAddon } from './native';
 // closure): the warm-up's sockets and the live ones then run the same optimized code.
 
 const SOCKET_BUFFER = 4 << 20;
+/** The batched reader's slots: 16 datagrams (or GRO bursts) of up to 64 KiB per round. */
+const READ_ARENA_BYTES = 16 * 65536;
+const READ_DESC_DATAGRAMS = 1024;
 
 // What a send from a sticky source that is no longer ours returns (negative, as udpSend does).
 // IPv6 says EINVAL (the source check of IPV6_PKTINFO), or ENODEV when its interface went too;
@@ -30,7 +34,8 @@ function sourceGone(n: number): boolean {
 
 /** Who gets the datagrams: the device. */
 export interface UdpSink {
-  handleUdp(msg: Buffer, from: Endpoint): void;
+  /** A round of datagrams in arena (desc: offset, length, endpoint index); views must not outlive the call. */
+  handleUdpBatch(arena: Buffer, desc: Uint32Array, count: number, endpoints: readonly Endpoint[]): void;
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -130,22 +135,29 @@ export class UdpConn {
     this.close();
     this.fd4 = v6Only ? -1 : first;
     this.fd6 = v6Only ? first : second;
-    for (const fd of [this.fd4, this.fd6]) if (fd >= 0) this.readers.push(this.addon.udpStartReading(fd, (...args) => this.onBatch(args)));
+    for (const fd of [this.fd4, this.fd6]) {
+      if (fd < 0) continue;
+      // One arena per socket: each reader fills its own, and the closure keeps it alive.
+      const arena = Buffer.alloc(READ_ARENA_BYTES);
+      const desc = new Uint32Array(READ_DESC_DATAGRAMS * UDP_DESC_WORDS);
+      this.readers.push(this.addon.udpStartReadingBatch(fd, arena, desc, (...args) => this.onBatch(arena, desc, args)));
+    }
     return bound;
   }
 
-  private onBatch(args: [batch: (Buffer | string | number | undefined)[]] | [batch: null, errorCode: string]): void {
-    const [batch] = args;
-    if (batch === null) {
-      this.onReadError(args[1] ?? 'EUNKNOWN');
+  private onBatch(arena: Buffer, desc: Uint32Array, args: [count: number, endpoints: (string | number | undefined)[]] | [count: null, errorCode: string]): void {
+    if (args[0] === null) {
+      this.onReadError(args[1]);
       return;
     }
     const sink = this.sink;
     if (sink === null) return;
-    for (let i = 0; i + 4 < batch.length; i += 5) {
-      const from = endpoint(batch[i + 1] as string, batch[i + 2] as number, batch[i + 3] as string | undefined, batch[i + 4] as number | undefined);
-      sink.handleUdp(batch[i] as Buffer, from);
+    const flat = args[1];
+    const endpoints: Endpoint[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      endpoints.push(endpoint(flat[i] as string, flat[i + 1] as number, flat[i + 2] as string | undefined, flat[i + 3] as number | undefined));
     }
+    sink.handleUdpBatch(arena, desc, args[0], endpoints);
   }
 
   /**
@@ -168,6 +180,24 @@ export class UdpConn {
       this.onSourceGone();
     }
     return sent;
+  }
+
+  /**
+   * Datagrams lying back to back in buf (lengths in lens) to `to`, runs of equal size with UDP
+   * GSO, from its sticky source as send() does. How many were sent.
+   */
+  sendBatch(buf: Buffer, lens: Uint32Array, count: number, to: Endpoint): number {
+    const local = to.localAddress;
+    const n = this.addon.udpSendBatch(this.fd4, this.fd6, to.address, to.port, local ?? '', to.localIfindex ?? 0, buf, lens, count);
+    if (n >= 0) return n;
+    if (local === undefined || !(sourceGone(n) || n === -ENETUNREACH)) return 0;
+    const sent = this.addon.udpSendBatch(this.fd4, this.fd6, to.address, to.port, '', 0, buf, lens, count);
+    if (sourceGone(n) || sent > 0) {
+      to.localAddress = undefined;
+      to.localIfindex = undefined;
+      this.onSourceGone();
+    }
+    return Math.max(sent, 0);
   }
 
   close(): void {

@@ -31,9 +31,33 @@ export interface AeadAddon {
    * when it opens only with the other associated data (tryOther 1; authHeader as for seal).
    */
   openTransport(key: AeadKeyHandle, counterLo: number, counterHi: number, msg: Uint8Array, authHeader: number, tryOther: number): number;
+  /**
+   * Seals packets first..first+count-1 of src (desc: `stride` words each, offset and length
+   * first) with counters counter, counter+1, ... into out, back to back, lengths in outLens.
+   * Returns how many fitted (the caller sends those and goes on).
+   */
+  sealBatch(
+    key: AeadKeyHandle,
+    type: number,
+    lse24: number,
+    receiverIndex: number,
+    counterLo: number,
+    counterHi: number,
+    authHeader: number,
+    mtu: number,
+    src: Uint8Array,
+    desc: Uint32Array,
+    stride: number,
+    first: number,
+    count: number,
+    out: Uint8Array,
+    outLens: Uint32Array,
+  ): number;
+  /** Opens messages first..first+count-1 of buf in place (counter from each header); results as openTransport's. */
+  openBatch(key: AeadKeyHandle, authHeader: number, tryOther: number, buf: Uint8Array, desc: Uint32Array, stride: number, first: number, count: number, results: Int32Array): void;
 }
 
-const EXPORTS: readonly (keyof AeadAddon & string)[] = ['aeadKey', 'aeadDestroy', 'sealTransport', 'openTransport'];
+const EXPORTS: readonly (keyof AeadAddon & string)[] = ['aeadKey', 'aeadDestroy', 'sealTransport', 'openTransport', 'sealBatch', 'openBatch'];
 
 export function loadAeadAddon(): AeadAddon {
   return loadNativeAddon<AeadAddon>(EXPORTS);

@@ -64,3 +64,10 @@ export function parseTestTiming(json: string): Timing {
   }
   return out;
 }
+
+/** Words per packet in a TUN batch's descriptors: offset, length, ethertype, group size. */
+export const TUN_DESC_WORDS = 4;
+/** Words per packet in descriptors of packets going up the TUN: offset, length, ethertype. */
+export const TUN_WRITE_DESC_WORDS = 3;
+/** Words per datagram in a UDP batch's descriptors: offset, length, endpoint index. */
+export const UDP_DESC_WORDS = 3;

@@ -33,6 +33,8 @@ export type DropReason =
   | 'tun-short'
   | 'tun-not-ip'
   | 'tun-unknown-protocol'
+  /** A TUN read the offload code refused (bad virtio-net header, GSO of a kind not asked for). */
+  | 'tun-malformed'
   | 'tun-write'
   | 'udp-send';
 
@@ -45,6 +47,7 @@ const TX_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
   'tun-short',
   'tun-not-ip',
   'tun-unknown-protocol',
+  'tun-malformed',
   'tun-write',
   'udp-send',
 ]);
@@ -56,8 +59,8 @@ export class Counters {
   readonly drops = new Map<DropReason, number>();
   readonly events = new Map<EventName, number>();
 
-  drop(reason: DropReason): void {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  drop(reason: DropReason, n = 1): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + n);
   }
 
   count(event: EventName): void {

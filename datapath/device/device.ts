@@ -3,7 +3,7 @@
 // its device/: send.ts, receive.ts (with admission.ts), session.ts, configure.ts (uapi.go), all
 // over one DeviceState; this class is the face the datapath, the LSR and the UAPI see.
 import { Clock, systemClock } from './clock';
-import { DEFAULT_MTU, Timing, defaultTiming } from './constants';
+import { DEFAULT_MTU, TUN_DESC_WORDS, Timing, defaultTiming } from './constants';
 import { DeviceChange, DeviceSnapshot, Endpoint, UapiTarget } from './config';
 import { AllowedIps } from './allowedIps';
 import { Configurator } from './configure';
@@ -132,6 +132,43 @@ export class Device implements UapiTarget {
     }
   }
 
+  /**
+   * One readable event's packets (arena + desc, 4 words each: offset, length, ethertype, group
+   * size): IP groups (the segments of one superpacket) are routed once and sealed together;
+   * labelled frames and what the label-switching router takes go one by one.
+   */
+  handleTunBatch(batch: { arena: Buffer; desc: Uint32Array; count: number; dropped: number }): void {
+    const { arena, desc, count } = batch;
+    if (batch.dropped > 0) this.counters.drop('tun-malformed', batch.dropped);
+    for (let i = 0; i < count; ) {
+      const w = i * TUN_DESC_WORDS;
+      const group = desc[w + 3] > 0 ? desc[w + 3] : 1;
+      const proto = desc[w + 2];
+      if (proto === ETH_P_IP || proto === ETH_P_IPV6) {
+        // All segments of a group share their destination: if the router does not take the
+        // first, it takes none of them.
+        const off = desc[w];
+        if (this.ipHook && this.ipHook(arena.subarray(off, off + desc[w + 1]))) {
+          for (let k = i + 1; k < i + group; k++) {
+            const o = desc[k * TUN_DESC_WORDS];
+            const packet = arena.subarray(o, o + desc[k * TUN_DESC_WORDS + 1]);
+            if (!this.ipHook(packet)) this.sender.sendIp(packet);
+          }
+        } else {
+          this.sender.sendIpGroup(arena, desc, TUN_DESC_WORDS, i, group);
+        }
+      } else if (proto === ETH_P_MPLS_UC || proto === ETH_P_MPLS_MC) {
+        for (let k = i; k < i + group; k++) {
+          const o = desc[k * TUN_DESC_WORDS];
+          this.sender.sendMpls(arena.subarray(o, o + desc[k * TUN_DESC_WORDS + 1]), { multicast: proto === ETH_P_MPLS_MC });
+        }
+      } else {
+        this.counters.drop('tun-unknown-protocol', group);
+      }
+      i += group;
+    }
+  }
+
   sendIp(packet: Uint8Array): void {
     this.sender.sendIp(packet);
   }
@@ -157,6 +194,15 @@ export class Device implements UapiTarget {
   /** One UDP datagram from `src`; takes msg over. Malformed input is dropped and counted, never thrown. */
   handleUdp(msg: Buffer, src: Endpoint): void {
     this.receiver.handleUdp(msg, src);
+  }
+
+  /**
+   * One round of datagrams in arena (desc: offset, length, endpoint index; 3 words each) from
+   * the endpoints listed: runs of data messages under one session are opened together.
+   * Malformed input is dropped and counted, never thrown; views into arena are not kept.
+   */
+  handleUdpBatch(arena: Buffer, desc: Uint32Array, count: number, endpoints: readonly Endpoint[]): void {
+    this.receiver.handleUdpBatch(arena, desc, count, endpoints);
   }
 }
 

@@ -2,14 +2,14 @@
 // authenticated and only then acted on; handshakes install sessions, data is decrypted, checked
 // against the replay window and the sender's allowed-ips, and handed up (IP) or to the label
 // switch (MPLS). Nothing malformed is thrown: it is dropped and counted by reason.
-import { REJECT_AFTER_MESSAGES } from './constants';
+import { REJECT_AFTER_MESSAGES, TUN_WRITE_DESC_WORDS, UDP_DESC_WORDS } from './constants';
 import { Endpoint, learnedEndpoint, sameEndpoint } from './config';
 import { HandshakeAdmission } from './admission';
 import { Peer } from './peer';
 import { Sender } from './send';
 import { beginSession, receivedWithKeypair } from './session';
 import { DeviceState } from './state';
-import { OPEN_OTHER_AD, openTransportLength } from './transport';
+import { OPEN_OTHER_AD, openTransportBatch, openTransportLength } from './transport';
 import { compareTai64n } from '../crypto/tai64n';
 import { ipPacketLength, mplsPayloadLength, rebuildOuterLabel, writeOuterLse } from '../mpls/wire';
 import { ETH_P_IP, ETH_P_IPV6 } from '../net/ethertypes';
@@ -39,8 +39,13 @@ export interface ReceiveOptions {
   forceUnderLoad: boolean;
 }
 
+/** The most datagrams one UDP batch holds (16 slots of up to 64 GRO segments). */
+const BATCH_MAX = 1024;
+
 export class Receiver {
   private readonly admission: HandshakeAdmission;
+  private readonly openResults = new Int32Array(BATCH_MAX);
+  private readonly upDesc = new Uint32Array(BATCH_MAX * TUN_WRITE_DESC_WORDS);
 
   constructor(
     private readonly d: DeviceState,
@@ -72,6 +77,134 @@ export class Receiver {
         return this.handleData(msg, src);
       default:
         return d.counters.drop('unknown-type');
+    }
+  }
+
+  /** A round of datagrams (see Device.handleUdpBatch). */
+  handleUdpBatch(arena: Buffer, desc: Uint32Array, count: number, endpoints: readonly Endpoint[]): void {
+    if (this.d.closed) return;
+    for (let i = 0; i < count; ) {
+      const off = desc[i * UDP_DESC_WORDS];
+      const len = desc[i * UDP_DESC_WORDS + 1];
+      const ep = desc[i * UDP_DESC_WORDS + 2];
+      const src = endpoints[ep];
+      if (src === undefined) {
+        i++;
+        continue;
+      }
+      if (len < MessageTransportSize || arena[off] !== MessageTransportType) {
+        const msg = arena.subarray(off, off + len);
+        // Handshakes may be kept (cookies, admission): they get a copy. Data of types 5/6 is
+        // opened in place and copied into its frame.
+        this.handleUdp(len >= 4 && arena[off] <= MessageCookieReplyType ? Buffer.from(msg) : msg, src);
+        i++;
+        continue;
+      }
+      // A run: consecutive type-4 messages from one endpoint to one receiver index.
+      const receiver = arena.readUInt32LE(off + DATA_RECEIVER);
+      let j = i + 1;
+      while (j < count && j - i < BATCH_MAX) {
+        const o = desc[j * UDP_DESC_WORDS];
+        if (desc[j * UDP_DESC_WORDS + 2] !== ep || desc[j * UDP_DESC_WORDS + 1] < MessageTransportSize || arena[o] !== MessageTransportType) break;
+        if (arena.readUInt32LE(o + DATA_RECEIVER) !== receiver) break;
+        j++;
+      }
+      this.handleDataRun(arena, desc, i, j - i, src);
+      i = j;
+    }
+  }
+
+  /** Type-4 messages first..first+n-1 of a batch, all to one receiver index from one endpoint. */
+  private handleDataRun(arena: Buffer, desc: Uint32Array, first: number, n: number, src: Endpoint): void {
+    const d = this.d;
+    const entry = d.indices.get(arena.readUInt32LE(desc[first * UDP_DESC_WORDS] + DATA_RECEIVER));
+    const kp = entry?.keypair;
+    if (!entry || !kp) return d.counters.drop('unknown-index', n);
+    const peer = entry.peer;
+    if (d.clock.now() - kp.created >= d.timing.rejectAfterTime) return d.counters.drop('expired-session', n);
+    const results = this.openResults;
+    openTransportBatch(kp.receiveKeyHandle, false, false, arena, desc, UDP_DESC_WORDS, first, n, results);
+    const up = this.upDesc;
+    let ups = 0;
+    let accepted = 0;
+    let bytes = 0;
+    let data = false;
+    // The inner source's owner, kept while the source stays the same (a TCP stream's segments).
+    let lastSrcOff = -1;
+    let lastVersion = 0;
+    let lastOwner: Peer | undefined;
+    for (let k = 0; k < n; k++) {
+      const off = desc[(first + k) * UDP_DESC_WORDS];
+      const len = desc[(first + k) * UDP_DESC_WORDS + 1];
+      if ((arena[off + 1] | arena[off + 2] | arena[off + 3]) !== 0) {
+        d.counters.drop('reserved-nonzero');
+        continue;
+      }
+      const plainLen = results[k];
+      if (plainLen < 0) {
+        d.counters.drop('decrypt');
+        continue;
+      }
+      const hi = arena.readUInt32LE(off + DATA_COUNTER + 4);
+      if (hi >= 0x20_0000) {
+        d.counters.drop('counter-too-large');
+        continue;
+      }
+      const counter = hi * 0x1_0000_0000 + arena.readUInt32LE(off + DATA_COUNTER);
+      if (!kp.replay.validateCounter(counter, REJECT_AFTER_MESSAGES)) {
+        d.counters.drop('replay');
+        continue;
+      }
+      accepted++;
+      bytes += len;
+      if (plainLen === 0) continue; // keepalive
+      data = true;
+      const p = off + MessageTransportHeaderSize;
+      const ipLen = ipPacketLength(arena, p, plainLen);
+      if (ipLen <= 0) {
+        d.counters.drop('bad-inner-packet');
+        continue;
+      }
+      const version = arena[p] >> 4;
+      const srcOff = version === 4 ? p + 12 : p + 8;
+      const srcLen = version === 4 ? 4 : 16;
+      let owner: Peer | undefined;
+      if (lastSrcOff >= 0 && lastVersion === version && arena.compare(arena, lastSrcOff, lastSrcOff + srcLen, srcOff, srcOff + srcLen) === 0) {
+        owner = lastOwner;
+      } else {
+        owner = d.allowedIps.lookup(arena, srcOff, version === 4 ? 4 : 6);
+        lastOwner = owner;
+        lastVersion = version;
+      }
+      lastSrcOff = srcOff;
+      if (owner !== peer) {
+        d.counters.drop('source-not-allowed');
+        continue;
+      }
+      up[ups * TUN_WRITE_DESC_WORDS] = p;
+      up[ups * TUN_WRITE_DESC_WORDS + 1] = ipLen;
+      up[ups * TUN_WRITE_DESC_WORDS + 2] = version === 4 ? ETH_P_IP : ETH_P_IPV6;
+      ups++;
+    }
+    if (accepted === 0) return;
+    if (receivedWithKeypair(d.indices, peer, kp)) {
+      peer.timersHandshakeComplete(Date.now());
+      this.sender.sendStaged(peer);
+    }
+    this.keepKeyFreshReceiving(peer);
+    peer.timersAnyAuthenticatedPacketTraversal();
+    peer.timersAnyAuthenticatedPacketReceived();
+    if (!sameEndpoint(peer.endpoint, src)) peer.endpoint = learnedEndpoint(src);
+    peer.rxBytes += bytes;
+    if (data) peer.timersDataReceived();
+    if (ups === 0) return;
+    if (d.io.writeTunBatch) {
+      d.io.writeTunBatch(arena, up, ups);
+      return;
+    }
+    for (let k = 0; k < ups; k++) {
+      const o = up[k * TUN_WRITE_DESC_WORDS];
+      d.io.writeTun(up[k * TUN_WRITE_DESC_WORDS + 2], arena.subarray(o, o + up[k * TUN_WRITE_DESC_WORDS + 1]));
     }
   }
 

@@ -4,16 +4,84 @@ import { REJECT_AFTER_MESSAGES_NUM, REKEY_AFTER_MESSAGES_NUM } from './constants
 import { Keypair } from './keypair';
 import { Peer } from './peer';
 import { DeviceState } from './state';
-import { paddingFor, sealTransport } from './transport';
+import { paddingFor, sealTransport, sealTransportBatch } from './transport';
 import { stripOuterLabel } from '../mpls/wire';
 import { createInitiation } from '../noise/handshake';
 import { MessageMplsMulticastType, MessageMplsUnicastType, MessageTransportType } from '../noise/messages';
 
 const ZERO_V4 = new Uint8Array(4);
 const ZERO_V6 = new Uint8Array(16);
+/** Room for one sealed group: a 64 KiB superpacket cut at any MSS, plus headers, padding, tags. */
+const SEAL_OUT_BYTES = 256 * 1024;
+const SEAL_OUT_MESSAGES = 1024;
 
 export class Sender {
+  private readonly sealOut = Buffer.alloc(SEAL_OUT_BYTES);
+  private readonly sealLens = new Uint32Array(SEAL_OUT_MESSAGES);
+
   constructor(private readonly d: DeviceState) {}
+
+  /**
+   * Packets first..first+count-1 of a TUN batch (desc: `stride` words each, offset and length
+   * first) that share a destination (the segments of one superpacket): routed once by the first,
+   * sealed and sent together. Views into src are not kept (staging copies).
+   */
+  sendIpGroup(src: Buffer, desc: Uint32Array, stride: number, first: number, count: number): void {
+    const d = this.d;
+    const off = desc[first * stride];
+    const len = desc[first * stride + 1];
+    const version = len >= 1 ? src[off] >> 4 : 0;
+    let peer: Peer | undefined;
+    if (version === 4 && len >= 20) peer = d.allowedIps.lookup(src, off + 16, 4);
+    else if (version === 6 && len >= 40) peer = d.allowedIps.lookup(src, off + 24, 6);
+    else return d.counters.drop(len < 1 ? 'tun-short' : 'tun-not-ip', count);
+    if (!peer) return d.counters.drop('no-peer-for-destination', count);
+    this.sendDataGroup(peer, MessageTransportType, 0, src, desc, stride, first, count);
+  }
+
+  private sendDataGroup(peer: Peer, type: number, lse24: number, src: Buffer, desc: Uint32Array, stride: number, first: number, count: number): void {
+    const d = this.d;
+    if (d.closed) return;
+    const kp = this.validSendKeypair(peer);
+    if (!kp || kp.sendCounter + count > REJECT_AFTER_MESSAGES_NUM) {
+      for (let i = first; i < first + count; i++) {
+        const o = desc[i * stride];
+        this.sendData(peer, type, lse24, src.subarray(o, o + desc[i * stride + 1]));
+      }
+      return;
+    }
+    if (!peer.endpoint) return d.counters.drop('no-endpoint', count);
+    const authHeader = peer.labelAuth && type !== MessageTransportType;
+    let payloadBytes = 0;
+    for (let done = 0; done < count; ) {
+      const n = sealTransportBatch(kp.sendKeyHandle, type, lse24, kp.remoteIndex, kp.sendCounter, authHeader, d.mtu, src, desc, stride, first + done, count - done, this.sealOut, this.sealLens);
+      if (n <= 0) return d.counters.drop('udp-send', count - done); // cannot happen: out holds any one message
+      kp.sendCounter += n;
+      let bytes = 0;
+      for (let i = 0; i < n; i++) bytes += this.sealLens[i];
+      this.sendSealed(peer, n);
+      peer.txBytes += bytes;
+      for (let i = first + done; i < first + done + n; i++) payloadBytes += desc[i * stride + 1];
+      done += n;
+    }
+    peer.timersAnyAuthenticatedPacketTraversal();
+    peer.timersAnyAuthenticatedPacketSent();
+    if (payloadBytes > 0) peer.timersDataSent();
+    this.keepKeyFreshSending(peer);
+  }
+
+  /** The first n sealed messages of sealOut to the peer's endpoint; those the kernel refused are counted. */
+  private sendSealed(peer: Peer, n: number): void {
+    const d = this.d;
+    const to = peer.endpoint;
+    if (!to) return d.counters.drop('no-endpoint', n);
+    if (d.io.sendUdpBatch) {
+      const sent = d.io.sendUdpBatch(this.sealOut, this.sealLens, n, to);
+      if (sent < n) d.counters.drop('udp-send', n - sent);
+      return;
+    }
+    for (let i = 0, o = 0; i < n; o += this.sealLens[i], i++) d.io.sendUdp(Buffer.from(this.sealOut.subarray(o, o + this.sealLens[i])), to);
+  }
 
   /** An IPv4/IPv6 packet to encrypt: cryptokey routing by destination (type 4). */
   sendIp(packet: Uint8Array): void {
@@ -86,7 +154,8 @@ export class Sender {
     if (this.d.closed) return;
     const kp = this.validSendKeypair(peer);
     if (!kp) {
-      peer.stage({ type, lse24, payload });
+      // A copy: the payload may be a view into a batch buffer the next read overwrites.
+      peer.stage({ type, lse24, payload: Uint8Array.from(payload) });
       this.sendHandshakeInitiation(peer, false);
       return;
     }

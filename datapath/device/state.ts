@@ -17,6 +17,16 @@ export interface DeviceIO {
   /** One whole datagram; the device never touches it again. */
   sendUdp(msg: Buffer, to: Endpoint): void;
   writeTun(proto: number, packet: Uint8Array): void;
+  /**
+   * Datagrams lying back to back in buf (lengths in lens) to one endpoint; how many were sent.
+   * Optional: without it each goes through sendUdp.
+   */
+  sendUdpBatch?(buf: Buffer, lens: Uint32Array, count: number, to: Endpoint): number;
+  /**
+   * Packets of buf up the TUN (desc: offset, length, ethertype per packet), TCP segments of a
+   * flow joined where the TUN can take superpackets. Optional: without it each goes through writeTun.
+   */
+  writeTunBatch?(buf: Buffer, desc: Uint32Array, count: number): void;
   /** Binds (or moves to) `port`, 0 = any; resolves with the bound port, rejects with EADDRINUSE. */
   bind(port: number): Promise<number>;
   /** `wg set fwmark`: marks the sockets, now and after any rebind (0 = none); throws on refusal. */

@@ -69,3 +69,47 @@ export const OPEN_OTHER_AD = -2;
 export function openTransportLength(key: TransportKey, counterLo: number, counterHi: number, msg: Buffer, authHeader: boolean, tryOther: boolean): number {
   return aead().openTransport(key, counterLo, counterHi, msg, authHeader ? 1 : 0, tryOther ? 1 : 0);
 }
+
+/**
+ * Seals packets first..first+count-1 of src (desc: `stride` words each, offset and length first)
+ * with consecutive counters from `counter`, back to back into out (lengths in outLens). Returns how
+ * many fitted; the caller sends those and calls again for the rest.
+ */
+export function sealTransportBatch(
+  key: TransportKey,
+  type: number,
+  lse24: number,
+  receiverIndex: number,
+  counter: number,
+  authHeader: boolean,
+  mtu: number,
+  src: Uint8Array,
+  desc: Uint32Array,
+  stride: number,
+  first: number,
+  count: number,
+  out: Uint8Array,
+  outLens: Uint32Array,
+): number {
+  const lo = counter % 0x1_0000_0000;
+  const hi = Math.floor(counter / 0x1_0000_0000);
+  return aead().sealBatch(key, type, lse24 >>> 0, receiverIndex >>> 0, lo, hi, authHeader ? 1 : 0, mtu, src, desc, stride, first, count, out, outLens);
+}
+
+/**
+ * Opens messages first..first+count-1 of buf in place, each with the counter in its header:
+ * results[i] as openTransportLength's (a length, OPEN_FORGED or OPEN_OTHER_AD).
+ */
+export function openTransportBatch(
+  key: TransportKey,
+  authHeader: boolean,
+  tryOther: boolean,
+  buf: Uint8Array,
+  desc: Uint32Array,
+  stride: number,
+  first: number,
+  count: number,
+  results: Int32Array,
+): void {
+  aead().openBatch(key, authHeader ? 1 : 0, tryOther ? 1 : 0, buf, desc, stride, first, count, results);
+}

@@ -6,7 +6,7 @@
 #include "module.h"
 
 NAPI_MODULE_INIT() {
-  if (tun_register(env, exports) != 0 || udp_register(env, exports) != 0 || aead_register(env, exports) != 0 ||
+  if (tun_register(env, exports) != 0 || tun_batch_register(env, exports) != 0 || udp_register(env, exports) != 0 || aead_register(env, exports) != 0 ||
       netlink_register(env, exports) != 0) {
     return NULL;
   }

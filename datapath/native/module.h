@@ -5,6 +5,7 @@
 #include <node_api.h>
 
 int tun_register(napi_env env, napi_value exports);
+int tun_batch_register(napi_env env, napi_value exports);
 int udp_register(napi_env env, napi_value exports);
 int aead_register(napi_env env, napi_value exports);
 int netlink_register(napi_env env, napi_value exports);

@@ -90,6 +90,19 @@ int arg_bytes(napi_env env, napi_value v, const char *what, void **data, size_t 
   return -1;
 }
 
+int arg_typed_u32(napi_env env, napi_value v, const char *what, void **data, size_t *count) {
+  bool is;
+  char msg[160];
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    if (napi_get_typedarray_info(env, v, &type, count, data, NULL, NULL) != napi_ok) return -1;
+    if (type == napi_uint32_array || type == napi_int32_array) return 0;
+  }
+  snprintf(msg, sizeof msg, "%s must be a Uint32Array", what);
+  throw_type(env, msg);
+  return -1;
+}
+
 int arg_external(napi_env env, napi_value v, const char *what, uint32_t magic, void **out) {
   void *p = NULL;
   if (expect_type(env, v, napi_external, what, "a handle made by this addon") != 0) return -1;

@@ -30,6 +30,8 @@ int arg_string(napi_env env, napi_value v, const char *what, char *buf, size_t c
 int only_fd_arg(napi_env env, napi_callback_info info, const char *usage, int32_t *fd);
 /* A Buffer or (U)Int8Array, in place. */
 int arg_bytes(napi_env env, napi_value v, const char *what, void **data, size_t *len);
+/* A Uint32Array, in place; *count is its number of elements. */
+int arg_typed_u32(napi_env env, napi_value v, const char *what, void **data, size_t *count);
 /* The pointer inside an external made by this addon, whose struct starts with `magic` (so a
  * handle of one kind passed where another is expected is refused, not reinterpreted). */
 int arg_external(napi_env env, napi_value v, const char *what, uint32_t magic, void **out);

@@ -129,11 +129,47 @@ static napi_value js_aead_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Writes one whole message (header, sealed payload + zero padding, tag) to out, which has room for
+ * HEADER_LEN + plen + padding + TAG_LEN bytes. 0, or -1 when OpenSSL failed. */
+static int seal_into(aead_key *k, uint8_t *out, uint32_t type, uint32_t lse24, uint32_t receiver, uint64_t counter,
+                     const uint8_t *payload, size_t plen, size_t padding, int auth_header) {
+  static const uint8_t zeros[64] = {0};
+  uint32_t lo = (uint32_t)counter, hi = (uint32_t)(counter >> 32);
+  out[0] = (uint8_t)type;
+  out[1] = (uint8_t)lse24;
+  out[2] = (uint8_t)(lse24 >> 8);
+  out[3] = (uint8_t)(lse24 >> 16);
+  for (int i = 0; i < 4; i++) {
+    out[4 + i] = (uint8_t)(receiver >> (8 * i));
+    out[8 + i] = (uint8_t)(lo >> (8 * i));
+    out[12 + i] = (uint8_t)(hi >> (8 * i));
+  }
+  uint8_t nonce[12];
+  counter_nonce(nonce, lo, hi);
+  uint8_t *p = out + HEADER_LEN;
+  int n = 0;
+  int ok = EVP_EncryptInit_ex(k->seal, NULL, NULL, NULL, nonce) == 1;
+  if (ok && auth_header) ok = EVP_EncryptUpdate(k->seal, NULL, &n, out, AD_LEN) == 1;
+  if (ok && plen > 0) {
+    ok = EVP_EncryptUpdate(k->seal, p, &n, payload, (int)plen) == 1;
+    p += n;
+  }
+  for (size_t left = padding; ok && left > 0;) {
+    int chunk = left > sizeof zeros ? (int)sizeof zeros : (int)left;
+    ok = EVP_EncryptUpdate(k->seal, p, &n, zeros, chunk) == 1;
+    p += n;
+    left -= (size_t)chunk;
+  }
+  ok = ok && EVP_EncryptFinal_ex(k->seal, p, &n) == 1;
+  p += ok ? n : 0;
+  ok = ok && EVP_CIPHER_CTX_ctrl(k->seal, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p) == 1;
+  return ok && p + TAG_LEN == out + HEADER_LEN + plen + padding + TAG_LEN ? 0 : -1;
+}
+
 /* sealTransport(key, type, lse24, receiverIndex, counterLo, counterHi, payload, padding, authHeader)
  *   -> the whole message: header, sealed payload + zero padding, tag. authHeader (0/1): bind the
  *   header bytes 0-3 as associated data. */
 static napi_value js_seal_transport(napi_env env, napi_callback_info info) {
-  static const uint8_t zeros[64] = {0};
   size_t argc = 9;
   napi_value argv[9];
   aead_key *k;
@@ -160,39 +196,78 @@ static napi_value js_seal_transport(napi_env env, napi_callback_info info) {
   void *outv;
   napi_value result;
   if (napi_create_buffer(env, total, &outv, &result) != napi_ok) return NULL;
-  uint8_t *out = (uint8_t *)outv;
-  out[0] = (uint8_t)type;
-  out[1] = (uint8_t)lse24;
-  out[2] = (uint8_t)(lse24 >> 8);
-  out[3] = (uint8_t)(lse24 >> 16);
-  for (int i = 0; i < 4; i++) {
-    out[4 + i] = (uint8_t)(receiver >> (8 * i));
-    out[8 + i] = (uint8_t)(lo >> (8 * i));
-    out[12 + i] = (uint8_t)(hi >> (8 * i));
-  }
-  uint8_t nonce[12];
-  counter_nonce(nonce, lo, hi);
-  uint8_t *p = out + HEADER_LEN;
-  int n = 0;
-  int ok = EVP_EncryptInit_ex(k->seal, NULL, NULL, NULL, nonce) == 1;
-  if (ok && auth_header) ok = EVP_EncryptUpdate(k->seal, NULL, &n, out, AD_LEN) == 1;
-  if (ok && plen > 0) {
-    ok = EVP_EncryptUpdate(k->seal, p, &n, payload, (int)plen) == 1;
-    p += n;
-  }
-  for (uint32_t left = padding; ok && left > 0;) {
-    int chunk = left > sizeof zeros ? (int)sizeof zeros : (int)left;
-    ok = EVP_EncryptUpdate(k->seal, p, &n, zeros, chunk) == 1;
-    p += n;
-    left -= (uint32_t)chunk;
-  }
-  ok = ok && EVP_EncryptFinal_ex(k->seal, p, &n) == 1;
-  p += ok ? n : 0;
-  ok = ok && EVP_CIPHER_CTX_ctrl(k->seal, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p) == 1;
-  if (!ok || p + TAG_LEN != out + total) {
+  if (seal_into(k, outv, type, lse24, receiver, ((uint64_t)hi << 32) | lo, payload, plen, padding, auth_header != 0) != 0) {
     napi_throw_error(env, "ECRYPTO", "ChaCha20-Poly1305 seal failed");
     return NULL;
   }
+  return result;
+}
+
+/* wireguard-go's calculatePaddingSize: to a multiple of 16, never past the MTU. */
+static size_t padding_for(size_t size, uint32_t mtu) {
+  if (size == 0) return 0;
+  size_t last = size;
+  if (mtu > 0 && last > mtu) last %= mtu;
+  size_t padded = (last + 15) / 16 * 16;
+  if (mtu > 0 && padded > mtu) padded = mtu;
+  return padded - last;
+}
+
+/* sealBatch(key, type, lse24, receiverIndex, counterLo, counterHi, authHeader, mtu, src, desc,
+ *           stride, first, count, out, outLens) -> how many were sealed.
+ * Packets first .. first+count-1 of src (desc: `stride` words per packet, offset and length
+ * first) become messages with counters counter, counter+1, ..., back to back in out, their
+ * lengths in outLens. Stops early when out or outLens is full: the caller sends those and calls
+ * again for the rest. */
+static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 15;
+  napi_value argv[15];
+  aead_key *k;
+  uint32_t type, lse24, receiver, lo, hi, auth_header, mtu, stride, first, count;
+  void *src, *descv, *out, *lensv;
+  size_t src_len, desc_len, out_len, lens_len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 15) {
+    throw_type(env, "sealBatch(key, type, lse24, receiverIndex, counterLo, counterHi, authHeader, mtu, src, desc, stride, first, count, out, outLens)");
+    return NULL;
+  }
+  if (live_key(env, argv[0], &k) != 0 || arg_uint32(env, argv[1], "type", &type) != 0 ||
+      arg_uint32(env, argv[2], "lse24", &lse24) != 0 || arg_uint32(env, argv[3], "receiverIndex", &receiver) != 0 ||
+      arg_uint32(env, argv[4], "counterLo", &lo) != 0 || arg_uint32(env, argv[5], "counterHi", &hi) != 0 ||
+      arg_uint32(env, argv[6], "authHeader", &auth_header) != 0 || arg_uint32(env, argv[7], "mtu", &mtu) != 0 ||
+      arg_bytes(env, argv[8], "src", &src, &src_len) != 0 || arg_typed_u32(env, argv[9], "desc", &descv, &desc_len) != 0 ||
+      arg_uint32(env, argv[10], "stride", &stride) != 0 || arg_uint32(env, argv[11], "first", &first) != 0 ||
+      arg_uint32(env, argv[12], "count", &count) != 0 || arg_bytes(env, argv[13], "out", &out, &out_len) != 0 ||
+      arg_typed_u32(env, argv[14], "outLens", &lensv, &lens_len) != 0) {
+    return NULL;
+  }
+  const uint32_t *desc = descv;
+  uint32_t *lens = lensv;
+  if (stride < 2 || ((size_t)first + count) * stride > desc_len) {
+    throw_type(env, "first + count exceeds desc");
+    return NULL;
+  }
+  uint64_t counter = ((uint64_t)hi << 32) | lo;
+  size_t pos = 0;
+  uint32_t done = 0;
+  for (; done < count && done < lens_len; done++) {
+    const uint32_t *d = desc + (size_t)(first + done) * stride;
+    size_t plen = d[1], padding = padding_for(plen, mtu), total = HEADER_LEN + plen + padding + TAG_LEN;
+    if ((size_t)d[0] + plen > src_len || plen > 65536) {
+      throw_type(env, "a descriptor points outside src");
+      return NULL;
+    }
+    if (pos + total > out_len) break;
+    if (seal_into(k, (uint8_t *)out + pos, type, lse24, receiver, counter + done, (const uint8_t *)src + d[0], plen, padding,
+                  auth_header != 0) != 0) {
+      napi_throw_error(env, "ECRYPTO", "ChaCha20-Poly1305 seal failed");
+      return NULL;
+    }
+    lens[done] = (uint32_t)total;
+    pos += total;
+  }
+  napi_value result;
+  if (napi_create_uint32(env, done, &result) != napi_ok) return NULL;
   return result;
 }
 
@@ -268,10 +343,60 @@ static napi_value js_open_transport(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* openBatch(key, authHeader, tryOther, buf, desc, stride, first, count, results) -> undefined.
+ * Opens messages first .. first+count-1 of buf in place (desc: `stride` words per message,
+ * offset and length first), each with the counter its header carries; results[i] is the
+ * plaintext length (at offset + 16), OPEN_FORGED or OPEN_OTHER_AD, as openTransport says. */
+static napi_value js_open_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  aead_key *k;
+  uint32_t auth_header, try_other, stride, first, count;
+  void *bufv, *descv, *resv;
+  size_t buf_len, desc_len, res_len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 9) {
+    throw_type(env, "openBatch(key, authHeader, tryOther, buf, desc, stride, first, count, results) needs nine arguments");
+    return NULL;
+  }
+  if (live_key(env, argv[0], &k) != 0 || arg_uint32(env, argv[1], "authHeader", &auth_header) != 0 ||
+      arg_uint32(env, argv[2], "tryOther", &try_other) != 0 || arg_bytes(env, argv[3], "buf", &bufv, &buf_len) != 0 ||
+      arg_typed_u32(env, argv[4], "desc", &descv, &desc_len) != 0 || arg_uint32(env, argv[5], "stride", &stride) != 0 ||
+      arg_uint32(env, argv[6], "first", &first) != 0 || arg_uint32(env, argv[7], "count", &count) != 0 ||
+      arg_typed_u32(env, argv[8], "results", &resv, &res_len) != 0) {
+    return NULL;
+  }
+  const uint32_t *desc = descv;
+  int32_t *results = resv;
+  if (stride < 2 || ((size_t)first + count) * stride > desc_len || count > res_len) {
+    throw_type(env, "first + count exceeds desc or results");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    const uint32_t *d = desc + (size_t)(first + i) * stride;
+    size_t mlen = d[1];
+    int32_t plain = OPEN_FORGED;
+    if ((size_t)d[0] + mlen <= buf_len && mlen >= HEADER_LEN + TAG_LEN && mlen - HEADER_LEN - TAG_LEN <= 65536) {
+      uint8_t *msg = (uint8_t *)bufv + d[0];
+      uint8_t nonce[12];
+      memset(nonce, 0, 4);
+      memcpy(nonce + 4, msg + 8, 8); /* the header's counter is already little-endian */
+      plain = open_once(k, nonce, msg, mlen, auth_header != 0);
+      if (plain < 0 && try_other && restore_body(k, nonce, msg, mlen) == 0 &&
+          open_once(k, nonce, msg, mlen, auth_header == 0) >= 0) {
+        plain = OPEN_OTHER_AD;
+      }
+    }
+    results[i] = plain;
+  }
+  return NULL;
+}
+
 int aead_register(napi_env env, napi_value exports) {
   if (export_fn(env, exports, "aeadKey", js_aead_key) != 0 || export_fn(env, exports, "aeadDestroy", js_aead_destroy) != 0 ||
       export_fn(env, exports, "sealTransport", js_seal_transport) != 0 ||
-      export_fn(env, exports, "openTransport", js_open_transport) != 0) {
+      export_fn(env, exports, "openTransport", js_open_transport) != 0 ||
+      export_fn(env, exports, "sealBatch", js_seal_batch) != 0 || export_fn(env, exports, "openBatch", js_open_batch) != 0) {
     return -1;
   }
   return 0;

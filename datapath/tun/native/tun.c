@@ -34,6 +34,7 @@
 #include "../../native/poll_reader.h"
 #include "../../native/module.h"
 #include "../../native/netns.h"
+#include "offload.h"
 
 #define PI_LEN 4
 /* The largest packet a TUN can hand us (64 KiB with GSO off) plus the PI header. */
@@ -72,9 +73,26 @@ static int set_mtu(const char *ifname, int mtu, int *err_out) {
   return rc;
 }
 
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+/* The offloads asked for, best first: a kernel without USO (before 6.2) refuses the whole set
+ * with EINVAL, so the next one drops it; none at all still leaves the virtio-net header on, and
+ * the kernel then hands over finished packets one by one (what the datapath did before). */
+static unsigned int set_offloads(int fd) {
+  static const unsigned int sets[] = {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
+                                      TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, TUN_F_CSUM};
+  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+    if (ioctl(fd, TUNSETOFFLOAD, sets[i]) == 0) return sets[i];
+  }
+  return 0;
+}
+
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc < 1) {
     throw_type(env, "open(name, netnsPath?, mtu?) needs a name");
@@ -85,7 +103,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   char nspath[PATH_MAX];
   int have_ns = 0;
   int32_t mtu = 0;
+  uint32_t want_vnet = 0;
+  unsigned int offloads = 0;
   if (arg_string(env, argv[0], "interface name", name, sizeof name) != 0) return NULL;
+  if (argc >= 4 && !is_nullish(env, argv[3]) && arg_uint32(env, argv[3], "offload", &want_vnet) != 0) return NULL;
   if (argc >= 2 && !is_nullish(env, argv[1])) {
     if (arg_string(env, argv[1], "netnsPath", nspath, sizeof nspath) != 0) return NULL;
     have_ns = 1;
@@ -117,7 +138,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
 
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN; /* PI header kept on purpose, see top of file. */
+  /* PI header kept on purpose, see top of file; the virtio-net header follows it. */
+  ifr.ifr_flags = IFF_TUN | (want_vnet ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     err = errno;
@@ -125,6 +147,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
              have_ns ? nspath : "", tunsetiff_hint(err));
     goto out;
   }
+  if (want_vnet) offloads = set_offloads(fd);
   /* The kernel may have filled in a pattern such as "tun%d". */
   memcpy(name, ifr.ifr_name, IFNAMSIZ);
   name[IFNAMSIZ - 1] = '\0';
@@ -144,12 +167,16 @@ out:
     return NULL;
   }
 
-  napi_value result, fd_v, name_v;
+  napi_value result, fd_v, name_v, vnet_v, offloads_v;
   if (napi_create_object(env, &result) != napi_ok ||
       napi_create_int32(env, fd, &fd_v) != napi_ok ||
       napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &name_v) != napi_ok ||
+      napi_get_boolean(env, want_vnet != 0, &vnet_v) != napi_ok ||
+      napi_create_uint32(env, offloads, &offloads_v) != napi_ok ||
       napi_set_named_property(env, result, "fd", fd_v) != napi_ok ||
-      napi_set_named_property(env, result, "name", name_v) != napi_ok) {
+      napi_set_named_property(env, result, "name", name_v) != napi_ok ||
+      napi_set_named_property(env, result, "vnet", vnet_v) != napi_ok ||
+      napi_set_named_property(env, result, "offloads", offloads_v) != napi_ok) {
     close(fd);
     return NULL;
   }
@@ -208,9 +235,10 @@ static napi_value js_start_reading(napi_env env, napi_callback_info info) {
 /* write(fd, proto, packet) -> bytes written | -errno                                          */
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   int32_t fd, proto;
+  uint32_t vnet = 0;
   void *data = NULL;
   size_t len = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
@@ -219,13 +247,15 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (arg_int32(env, argv[0], "fd", &fd) != 0 || arg_int32(env, argv[1], "proto", &proto) != 0 ||
-      arg_bytes(env, argv[2], "packet", &data, &len) != 0) {
+      arg_bytes(env, argv[2], "packet", &data, &len) != 0 ||
+      (argc >= 4 && arg_uint32(env, argv[3], "vnet", &vnet) != 0)) {
     return NULL;
   }
 
-  /* writev keeps the packet where it is: no concatenation copy on the hot path. */
-  uint8_t pi[PI_LEN] = {0, 0, (uint8_t)((proto >> 8) & 0xff), (uint8_t)(proto & 0xff)};
-  struct iovec iov[2] = {{.iov_base = pi, .iov_len = PI_LEN}, {.iov_base = data, .iov_len = len}};
+  /* writev keeps the packet where it is: no concatenation copy on the hot path. With the
+   * virtio-net header on, an empty one (no GSO, checksum done) follows the PI. */
+  uint8_t pi[PI_LEN + VNET_HDR_LEN] = {0, 0, (uint8_t)((proto >> 8) & 0xff), (uint8_t)(proto & 0xff)};
+  struct iovec iov[2] = {{.iov_base = pi, .iov_len = PI_LEN + (vnet ? VNET_HDR_LEN : 0)}, {.iov_base = data, .iov_len = len}};
   ssize_t n;
   do {
     n = writev(fd, iov, 2);
