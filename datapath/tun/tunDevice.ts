@@ -114,6 +114,7 @@ export class TunDevice {
    */
   onPackets(handler: (packets: Buffer[]) => void, onError?: (code: string) => void): void {
     if (this.closedFlag) throw new Error(`TUN ${this.name} is closed`);
+    if (this.vnet) throw new Error(`TUN ${this.name} has offloads (virtio-net headers): read it with onBatch`);
     this.stopReading();
     this.reader = this.addon.startReading(this.fd, (...[packets, errorCode]) => {
       if (packets !== null) handler(packets);

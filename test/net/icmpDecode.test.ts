@@ -56,7 +56,7 @@ describeReady('traceroute -e reads our time exceeded (root)', () => {
   beforeAll(async () => {
     execFileSync('ip', ['netns', 'add', NS]);
     const name = `wgmtic${process.pid % 100000}`;
-    dev = TunDevice.open(name, { netnsPath: NS_PATH });
+    dev = TunDevice.open(name, { netnsPath: NS_PATH, offload: false });
     const d = dev;
     d.onPackets((packets) => {
       for (const pkt of packets) {
