@@ -1,4 +1,5 @@
 // Test hosts as network namespaces joined by veth pairs, with real wgmpls datapaths and
+import { createHash, randomBytes } from 'node:crypto';
 // wireguard-go processes in them. Names start with wgmt- so CI's cleanup can find leftovers;
 // the 10.x/fd00: addresses used here exist only inside these namespaces.
 import { ChildProcess, spawn } from 'node:child_process';
@@ -300,4 +301,28 @@ export async function uapiStats(ifname: string): Promise<Record<string, number>>
   }
   if (out.errno !== 0) throw new Error(`wgmpls-stats on ${ifname}: errno ${out.errno}`);
   return out;
+}
+
+/** Sends `bytes` of random data over TCP through the tunnel; both ends' SHA-256 must match. */
+export async function tcpTransfer(client: Side, server: Side, bytes: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'wgmt-tcp-'));
+  const file = join(dir, 'payload');
+  const data = randomBytes(bytes);
+  writeFileSync(file, data);
+  const want = createHash('sha256').update(data).digest('hex');
+  const serverJs = `const net=require('net'),c=require('crypto');const h=c.createHash('sha256');let n=0;
+    const srv=net.createServer(s=>{s.on('data',d=>{h.update(d);n+=d.length});s.on('end',()=>{console.log(h.digest('hex')+' '+n);srv.close();s.end()})});
+    srv.listen(5001,'${server.v4}',()=>console.error('listening'));`;
+  const srv = server.ns.spawn('node', ['-e', serverJs]);
+  let out = '';
+  srv.stdout?.on('data', (x: Buffer) => (out += x.toString()));
+  let ready = false;
+  srv.stderr?.on('data', (x: Buffer) => (ready ||= x.toString().includes('listening')));
+  await waitFor('tcp server', () => ready);
+  const clientJs = `const net=require('net'),fs=require('fs');const s=net.connect(5001,'${server.v4}',()=>fs.createReadStream('${file}').pipe(s));s.on('error',e=>{console.error(e);process.exit(1)});s.on('close',()=>process.exit(0))`;
+  await client.ns.must('node', ['-e', clientJs], { timeoutMs: 60_000 });
+  await waitFor('server digest', () => out.includes(' '), 20_000);
+  const [got, n] = out.trim().split(' ');
+  expect(Number(n)).toBe(bytes);
+  expect(got).toBe(want);
 }

@@ -1,37 +1,9 @@
 // wgmpls datapath against wireguard-go, both real processes in their own namespaces, joined
 // by a veth underlay; configured and inspected with the real `wg`.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CLI, Netns, Side, cleanupAll, isRoot, pair, ping, startTunnel, stopPair, uniq, waitFor, wgDump } from './harness';
+import { CLI, Netns, cleanupAll, isRoot, pair, ping, startTunnel, stopPair, tcpTransfer, uniq, waitFor, wgDump } from './harness';
 
 const d = isRoot() ? describe : describe.skip;
 jest.setTimeout(120_000);
-
-/** Sends `bytes` of random data over TCP through the tunnel; both ends' SHA-256 must match. */
-async function tcpTransfer(client: Side, server: Side, bytes: number): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'wgmt-tcp-'));
-  const file = join(dir, 'payload');
-  const data = randomBytes(bytes);
-  writeFileSync(file, data);
-  const want = createHash('sha256').update(data).digest('hex');
-  const serverJs = `const net=require('net'),c=require('crypto');const h=c.createHash('sha256');let n=0;
-    const srv=net.createServer(s=>{s.on('data',d=>{h.update(d);n+=d.length});s.on('end',()=>{console.log(h.digest('hex')+' '+n);srv.close();s.end()})});
-    srv.listen(5001,'${server.v4}',()=>console.error('listening'));`;
-  const srv = server.ns.spawn('node', ['-e', serverJs]);
-  let out = '';
-  srv.stdout?.on('data', (x: Buffer) => (out += x.toString()));
-  let ready = false;
-  srv.stderr?.on('data', (x: Buffer) => (ready ||= x.toString().includes('listening')));
-  await waitFor('tcp server', () => ready);
-  const clientJs = `const net=require('net'),fs=require('fs');const s=net.connect(5001,'${server.v4}',()=>fs.createReadStream('${file}').pipe(s));s.on('error',e=>{console.error(e);process.exit(1)});s.on('close',()=>process.exit(0))`;
-  await client.ns.must('node', ['-e', clientJs], { timeoutMs: 60_000 });
-  await waitFor('server digest', () => out.includes(' '), 20_000);
-  const [got, n] = out.trim().split(' ');
-  expect(Number(n)).toBe(bytes);
-  expect(got).toBe(want);
-}
 
 d('wgmpls datapath <-> wireguard-go', () => {
   afterAll(cleanupAll);
