@@ -261,7 +261,7 @@ d('the underlay on its own (conn/udp.ts in a namespace of its own)', () => {
       `const { UdpConn } = require(${UDP});
        const c = new UdpConn();
        let gone = 0;
-       c.attach({ handleUdp() {} }, () => gone++);
+       c.attach({ handleUdpBatch() {} }, () => gone++);
        c.bind(0).then(() => {
          const to = { address: '203.0.113.1', port: 9, localAddress: '127.0.0.1', localIfindex: 1 };
          const sent = c.send(Buffer.from('x'), to);
@@ -279,7 +279,7 @@ d('the underlay on its own (conn/udp.ts in a namespace of its own)', () => {
       `const { UdpConn } = require(${UDP});
        const c = new UdpConn('127.0.0.1');
        const got = [];
-       c.attach({ handleUdp(m) { got.push(m.toString()); } });
+       c.attach({ handleUdpBatch(arena, desc, n) { for (let i = 0; i < n; i++) got.push(arena.toString('latin1', desc[3 * i], desc[3 * i] + desc[3 * i + 1])); } });
        c.bind(0).then(async (port) => {
          let err = null;
          try { c.setMark(51820); } catch (e) { err = { name: e.constructor.name, errno: e.errno }; }
