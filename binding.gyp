@@ -15,6 +15,8 @@
         "datapath/tun/native/tun_batch.c",
         "datapath/tun/native/offload.c",
         "datapath/conn/native/udp.c",
+        "datapath/conn/native/udp_common.c",
+        "datapath/conn/native/udp_batch.c",
         "datapath/crypto/native/aead.c",
         "datapath/netlink/native/netlink.c"
       ],

@@ -4,16 +4,6 @@ import { loadNativeAddon } from '../native/addon';
 import type { TunReadHandle } from '../tun/native';
 
 /**
- * One readable event's datagrams, flat: [msg, address, port, localAddress, localIfindex, msg, ...]
- * (each msg a private copy; localAddress the address it was sent to and localIfindex the
- * interface it arrived on, both undefined when the kernel said nothing), or (null, errnoName)
- * when the socket reported an error.
- */
-export type UdpReadCallback = (
-  ...args: [batch: (Buffer | string | number | undefined)[]] | [batch: null, errorCode: string]
-) => void;
-
-/**
  * One recvmmsg round of the batched reader: `count` datagrams described in the caller's desc
  * (offset in the arena, length, endpoint index: 3 words each; a GRO burst is already cut into
  * its datagrams) and the round's distinct endpoints, flat [address, port, localAddress,
@@ -26,7 +16,6 @@ export type UdpBatchCallback = (
 export interface UdpAddon {
   /** Binds a non-blocking UDP socket (IPv6: v6-only). Throws with code EADDRINUSE and the like. */
   udpOpen(family: 4 | 6, address: string | null, port: number, bufferBytes: number): { fd: number; port: number };
-  udpStartReading(fd: number, callback: UdpReadCallback): TunReadHandle;
   /** Shared with the TUN: stops any reader the addon started. Idempotent. */
   stopReading(handle: TunReadHandle): void;
   /**
@@ -47,7 +36,7 @@ export interface UdpAddon {
   udpClose(fd: number): void;
 }
 
-const EXPORTS: readonly (keyof UdpAddon & string)[] = ['udpOpen', 'udpStartReading', 'stopReading', 'udpSend', 'udpSetMark', 'udpClose', 'udpStartReadingBatch', 'udpSendBatch'];
+const EXPORTS: readonly (keyof UdpAddon & string)[] = ['udpOpen', 'stopReading', 'udpSend', 'udpSetMark', 'udpClose', 'udpStartReadingBatch', 'udpSendBatch'];
 
 export function loadUdpAddon(): UdpAddon {
   return loadNativeAddon<UdpAddon>(EXPORTS);
