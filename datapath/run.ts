@@ -61,8 +61,8 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu, offload: opts.offload });
   let lsr: LsrEndpoint | null = null;
   const udp = new UdpConn(opts.listenAddress, (code) => log.warn({ code }, 'UDP read error'));
-  const { device: dev, writeTun } = wireDevice(tun, udp, { mtu, timing: opts.testTiming ?? defaultTiming, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
-  const endpoint = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log);
+  const { device: dev, writeTun, writeTunBatch } = wireDevice(tun, udp, { mtu, timing: opts.testTiming ?? defaultTiming, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
+  const endpoint = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log, writeTunBatch);
   lsr = endpoint;
   let uapi: UapiServer;
   try {

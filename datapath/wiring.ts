@@ -27,10 +27,14 @@ export function wireDevice(
   tun: TunDevice,
   udp: UdpConn,
   opts: WiringOptions,
-): { device: Device; writeTun: (proto: number, packet: Uint8Array) => void } {
+): { device: Device; writeTun: (proto: number, packet: Uint8Array) => void; writeTunBatch: (buf: Buffer, desc: Uint32Array, count: number) => void } {
   let device: Device | null = null;
   const writeTun = (proto: number, packet: Uint8Array): void => {
     if (!tun.write(proto, packet)) device?.counters.drop('tun-write');
+  };
+  const writeTunBatch = (buf: Buffer, desc: Uint32Array, count: number): void => {
+    const refused = tun.writeBatch(buf, desc, count);
+    if (refused > 0) device?.counters.drop('tun-write', refused);
   };
   device = new Device(
     {
@@ -39,10 +43,7 @@ export function wireDevice(
       },
       sendUdpBatch: (buf, lens, count, to) => udp.sendBatch(buf, lens, count, to),
       writeTun,
-      writeTunBatch: (buf, desc, count) => {
-        const refused = tun.writeBatch(buf, desc, count);
-        if (refused > 0) device?.counters.drop('tun-write', refused);
-      },
+      writeTunBatch,
       bind: (port) => udp.bind(port),
       setMark: (mark) => udp.setMark(mark),
     },
@@ -52,6 +53,13 @@ export function wireDevice(
       log: opts.log,
       mplsPeers: opts.mplsPeers,
       ipHook: (packet) => opts.lsr()?.lsr.handleIpFromStack(packet) ?? false,
+      ipGroupHook: (src, desc, stride, first, count) => opts.lsr()?.handleIpGroup(src, desc, stride, first, count) ?? false,
+      onMplsRun: (buf, desc, count, multicast) => {
+        // As onMpls below, a run at a time: up the TUN as they arrived, then switched.
+        writeTunBatch(buf, desc, count);
+        const lsr = opts.lsr();
+        if (lsr && !lsr.kernelSwitches) lsr.handleFrameRun(buf, desc, count, multicast);
+      },
       onMpls: (frame, multicast) => {
         // Up the TUN as it arrived, so `tcpdump -i <ifname>` shows the labels (a kernel without
         // MPLS routing discards it there), then switched by the namespace's userspace LSR,
@@ -65,7 +73,7 @@ export function wireDevice(
     },
   );
   udp.attach(device, () => device?.counters.count('udp-source-gone'));
-  return { device, writeTun };
+  return { device, writeTun, writeTunBatch };
 }
 
 /** From now on every packet read from `tun` goes to `dev`, a readable event's worth at a time. */

@@ -63,8 +63,8 @@ export class Counters {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + n);
   }
 
-  count(event: EventName): void {
-    this.events.set(event, (this.events.get(event) ?? 0) + 1);
+  count(event: EventName, n = 1): void {
+    this.events.set(event, (this.events.get(event) ?? 0) + n);
   }
 
   totalDrops(): number {

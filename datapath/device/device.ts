@@ -37,6 +37,16 @@ export interface DeviceOptions {
    * took the packet, false to let cryptokey routing send it as type 4.
    */
   ipHook?: (packet: Buffer) => boolean;
+  /**
+   * Like ipHook for a group of IP packets to one destination (the segments of one superpacket,
+   * desc: `stride` words each, offset and length first); true when the router took them all.
+   */
+  ipGroupHook?: (src: Buffer, desc: Uint32Array, stride: number, first: number, count: number) => boolean;
+  /**
+   * Received labelled frames sharing their outer entry, in place in `buf` (desc: offset, length,
+   * ethertype per frame; views valid only during the call). Without it each goes to onMpls.
+   */
+  onMplsRun?: (buf: Buffer, desc: Uint32Array, count: number, multicast: boolean, from: Peer) => void;
 }
 
 export class Device implements UapiTarget {
@@ -48,6 +58,7 @@ export class Device implements UapiTarget {
   private readonly receiver: Receiver;
   private readonly config: Configurator;
   private readonly ipHook: ((packet: Buffer) => boolean) | null;
+  private readonly ipGroupHook: DeviceOptions['ipGroupHook'] | null;
 
   constructor(io: DeviceIO, opts: DeviceOptions = {}) {
     this.mtu = opts.mtu ?? DEFAULT_MTU;
@@ -56,10 +67,12 @@ export class Device implements UapiTarget {
     this.counters = d.counters;
     this.allowedIps = d.allowedIps;
     this.ipHook = opts.ipHook ?? null;
+    this.ipGroupHook = opts.ipGroupHook ?? null;
     this.sender = new Sender(d);
     this.receiver = new Receiver(d, this.sender, {
       mplsPeers: opts.mplsPeers ?? 'seed',
       onMpls: opts.onMpls ?? ((frame, mc) => io.writeTun(mc ? ETH_P_MPLS_MC : ETH_P_MPLS_UC, frame)),
+      onMplsRun: opts.onMplsRun ?? (opts.onMpls ? null : (buf, desc, n) => this.writeUpRun(buf, desc, n)),
       forceUnderLoad: opts.forceUnderLoad ?? false,
     });
     this.config = new Configurator(d, this.sender);
@@ -148,7 +161,9 @@ export class Device implements UapiTarget {
         // All segments of a group share their destination: if the router does not take the
         // first, it takes none of them.
         const off = desc[w];
-        if (this.ipHook && this.ipHook(arena.subarray(off, off + desc[w + 1]))) {
+        if (this.ipGroupHook && this.ipGroupHook(arena, desc, TUN_DESC_WORDS, i, group)) {
+          // taken whole: pushed as one group, or one by one by the router
+        } else if (this.ipHook && this.ipHook(arena.subarray(off, off + desc[w + 1]))) {
           for (let k = i + 1; k < i + group; k++) {
             const o = desc[k * TUN_DESC_WORDS];
             const packet = arena.subarray(o, o + desc[k * TUN_DESC_WORDS + 1]);
@@ -183,6 +198,17 @@ export class Device implements UapiTarget {
 
   sendMpls(frame: Uint8Array, opts: { multicast?: boolean; nextHop?: Uint8Array } = {}): boolean {
     return this.sender.sendMpls(frame, opts);
+  }
+
+  /** Payloads in src (desc: `stride` words each, offset and length first) below one outer entry `lse24`, sealed together. */
+  sendMplsGroup(src: Buffer, desc: Uint32Array, stride: number, first: number, count: number, lse24: number, opts: { multicast?: boolean; nextHop?: Uint8Array } = {}): boolean {
+    return this.sender.sendMplsGroup(src, desc, stride, first, count, lse24, opts);
+  }
+
+  private writeUpRun(buf: Buffer, desc: Uint32Array, n: number): void {
+    const io = this.state.io;
+    if (io.writeTunBatch) return io.writeTunBatch(buf, desc, n);
+    for (let k = 0; k < n; k++) io.writeTun(desc[3 * k + 2], buf.subarray(desc[3 * k], desc[3 * k] + desc[3 * k + 1]));
   }
 
   sendKeepalive(peer: Peer): void {

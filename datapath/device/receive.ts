@@ -12,7 +12,7 @@ import { DeviceState } from './state';
 import { OPEN_OTHER_AD, openTransportBatch, openTransportLength } from './transport';
 import { compareTai64n } from '../crypto/tai64n';
 import { ipPacketLength, mplsPayloadLength, rebuildOuterLabel, writeOuterLse } from '../mpls/wire';
-import { ETH_P_IP, ETH_P_IPV6 } from '../net/ethertypes';
+import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC } from '../net/ethertypes';
 import { consumeInitiation, consumeResponse, createResponse } from '../noise/handshake';
 import {
   DATA_COUNTER,
@@ -36,6 +36,8 @@ export interface ReceiveOptions {
   mplsPeers: 'seed' | 'any';
   /** Where received MPLS frames (outer entry rebuilt) go. */
   onMpls: (frame: Buffer, multicast: boolean, from: Peer) => void;
+  /** Frames of one run sharing their outer entry, in place (desc: offset, length, ethertype); null: each to onMpls. */
+  onMplsRun: ((buf: Buffer, desc: Uint32Array, count: number, multicast: boolean, from: Peer) => void) | null;
   forceUnderLoad: boolean;
 }
 
@@ -92,7 +94,24 @@ export class Receiver {
         i++;
         continue;
       }
-      if (len < MessageTransportSize || arena[off] !== MessageTransportType) {
+      const type = len >= MessageTransportSize ? arena[off] : 0;
+      if (type === MessageMplsUnicastType || type === MessageMplsMulticastType) {
+        // A run: consecutive labelled messages from one endpoint with the same header (type,
+        // outer entry, receiver index).
+        const head = arena.readUInt32LE(off);
+        const receiver = arena.readUInt32LE(off + DATA_RECEIVER);
+        let j = i + 1;
+        while (j < count) {
+          const o = desc[j * UDP_DESC_WORDS];
+          if (desc[j * UDP_DESC_WORDS + 2] !== ep || desc[j * UDP_DESC_WORDS + 1] < MessageTransportSize) break;
+          if (arena.readUInt32LE(o) !== head || arena.readUInt32LE(o + DATA_RECEIVER) !== receiver) break;
+          j++;
+        }
+        this.handleMplsRun(arena, desc, i, j - i, src);
+        i = j;
+        continue;
+      }
+      if (type !== MessageTransportType) {
         const msg = arena.subarray(off, off + len);
         // Handshakes may be kept (cookies, admission): they get a copy. Data of types 5/6 is
         // opened in place and copied into its frame.
@@ -205,6 +224,85 @@ export class Receiver {
     for (let k = 0; k < ups; k++) {
       const o = up[k * TUN_WRITE_DESC_WORDS];
       d.io.writeTun(up[k * TUN_WRITE_DESC_WORDS + 2], arena.subarray(o, o + up[k * TUN_WRITE_DESC_WORDS + 1]));
+    }
+  }
+
+  /**
+   * Labelled messages first..first+n-1 of a batch sharing type, outer entry and receiver index:
+   * opened together (their header bound as associated data when the peer authenticates labels),
+   * each frame rebuilt in place (the outer entry over the consumed counter, just before the
+   * payload), and handed on as one run.
+   */
+  private handleMplsRun(arena: Buffer, desc: Uint32Array, first: number, n: number, src: Endpoint): void {
+    const d = this.d;
+    const off0 = desc[first * UDP_DESC_WORDS];
+    const entry = d.indices.get(arena.readUInt32LE(off0 + DATA_RECEIVER));
+    const kp = entry?.keypair;
+    if (!entry || !kp) return d.counters.drop('unknown-index', n);
+    const peer = entry.peer;
+    if (d.clock.now() - kp.created >= d.timing.rejectAfterTime) return d.counters.drop('expired-session', n);
+    const multicast = arena[off0] === MessageMplsMulticastType;
+    const lse24 = readLse24(arena.subarray(off0, off0 + 4));
+    const results = this.openResults;
+    openTransportBatch(kp.receiveKeyHandle, peer.labelAuth, true, arena, desc, UDP_DESC_WORDS, first, n, results);
+    const frames = this.upDesc;
+    let nf = 0;
+    let accepted = 0;
+    let bytes = 0;
+    let data = false;
+    const proto = multicast ? ETH_P_MPLS_MC : ETH_P_MPLS_UC;
+    for (let k = 0; k < n; k++) {
+      const off = desc[(first + k) * UDP_DESC_WORDS];
+      const len = desc[(first + k) * UDP_DESC_WORDS + 1];
+      const plainLen = results[k];
+      if (plainLen < 0) {
+        d.counters.drop(plainLen === OPEN_OTHER_AD ? 'label-auth-mismatch' : 'decrypt');
+        continue;
+      }
+      const hi = arena.readUInt32LE(off + DATA_COUNTER + 4);
+      if (hi >= 0x20_0000) {
+        d.counters.drop('counter-too-large');
+        continue;
+      }
+      if (!kp.replay.validateCounter(hi * 0x1_0000_0000 + arena.readUInt32LE(off + DATA_COUNTER), REJECT_AFTER_MESSAGES)) {
+        d.counters.drop('replay');
+        continue;
+      }
+      accepted++;
+      bytes += len;
+      if (plainLen === 0) continue; // keepalive
+      data = true;
+      const p = off + MessageTransportHeaderSize;
+      const mlen = mplsPayloadLength(arena, lse24 & 1, p, plainLen);
+      if (mlen < 0) {
+        d.counters.drop('mpls-malformed');
+        continue;
+      }
+      // The counter is consumed: its last four bytes become the frame's outer entry.
+      writeOuterLse(arena, p - 4, lse24, rebuildOuterLabel(lse24, arena, p, mlen));
+      frames[nf * TUN_WRITE_DESC_WORDS] = p - 4;
+      frames[nf * TUN_WRITE_DESC_WORDS + 1] = mlen + 4;
+      frames[nf * TUN_WRITE_DESC_WORDS + 2] = proto;
+      nf++;
+    }
+    if (accepted === 0) return;
+    if (receivedWithKeypair(d.indices, peer, kp)) {
+      peer.timersHandshakeComplete(Date.now());
+      this.sender.sendStaged(peer);
+    }
+    this.keepKeyFreshReceiving(peer);
+    peer.timersAnyAuthenticatedPacketTraversal();
+    peer.timersAnyAuthenticatedPacketReceived();
+    if (!sameEndpoint(peer.endpoint, src)) peer.endpoint = learnedEndpoint(src);
+    peer.rxBytes += bytes;
+    if (data) peer.timersDataReceived();
+    if (nf === 0) return;
+    if (this.opts.mplsPeers === 'seed' && this.sender.mplsPeer() !== peer) return d.counters.drop('mpls-peer-not-allowed', nf);
+    d.counters.count(multicast ? 'rx-mpls-mc' : 'rx-mpls', nf);
+    if (this.opts.onMplsRun) return this.opts.onMplsRun(arena, frames, nf, multicast, peer);
+    for (let k = 0; k < nf; k++) {
+      const o = frames[k * TUN_WRITE_DESC_WORDS];
+      this.opts.onMpls(Buffer.from(arena.subarray(o, o + frames[k * TUN_WRITE_DESC_WORDS + 1])), multicast, peer);
     }
   }
 

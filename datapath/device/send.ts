@@ -39,6 +39,21 @@ export class Sender {
     this.sendDataGroup(peer, MessageTransportType, 0, src, desc, stride, first, count);
   }
 
+  /**
+   * Labelled packets sharing their outer entry (`lse24`, carried in the header as type 5, or 6
+   * for multicast): the payloads first..first+count-1 of src (desc: `stride` words each, offset
+   * and length first; below the outer entry), to the MPLS peer. False when there is none.
+   */
+  sendMplsGroup(src: Buffer, desc: Uint32Array, stride: number, first: number, count: number, lse24: number, opts: { multicast?: boolean; nextHop?: Uint8Array } = {}): boolean {
+    const peer = this.mplsPeer(opts.nextHop);
+    if (!peer) {
+      this.d.counters.drop('no-peer-for-mpls', count);
+      return false;
+    }
+    this.sendDataGroup(peer, opts.multicast ? MessageMplsMulticastType : MessageMplsUnicastType, lse24, src, desc, stride, first, count);
+    return true;
+  }
+
   private sendDataGroup(peer: Peer, type: number, lse24: number, src: Buffer, desc: Uint32Array, stride: number, first: number, count: number): void {
     const d = this.d;
     if (d.closed) return;

@@ -10,7 +10,8 @@ import { formatRoute } from './format';
 import type { Log } from '../log';
 import { AddressBook } from './addresses';
 import { Egress, Lsr, LsrDrop } from './forwarder';
-import { LsrTable } from './model';
+import { LsrTable, NextHop } from './model';
+import { stripOuterLse } from '../mpls/wire';
 import { Siblings } from './siblings';
 import { applyKernelChanges, prepareNamespace, steerPrefix } from '../netlink/kernelRoutes';
 import { emptyTable, lsrDir, nsidOf, readTable } from './store';
@@ -38,16 +39,23 @@ export class LsrEndpoint {
    */
   kernelSwitches = false;
 
+  /** Payload descriptors of a run handed to the device (reused). */
+  private payloadDesc = new Uint32Array(3 * 1024);
+
   constructor(
     ifname: string,
     private readonly device: Device,
     /** Hands a packet up this endpoint's TUN (IP: 0x0800/0x86dd by version). */
     private readonly writeUp: (packet: Buffer) => void,
     private readonly log: Log,
+    /** Hands packets up the TUN together (desc: offset, length, ethertype); by default one by one through writeUp. */
+    private readonly writeUpBatch?: (buf: Buffer, desc: Uint32Array, count: number) => void,
   ) {
     this.ifname = ifname;
     this.lsr = new Lsr(ifname, {
       egress: (e) => this.egress(e),
+      egressMplsRun: (dev, via, buf, desc, n, multicast) => this.egressMplsRun(dev, via, buf, desc, n, multicast),
+      egressLocalRun: (buf, desc, n) => this.egressLocalRun(buf, desc, n),
       drop: (reason) => this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1),
       localAddress: (family, dev) => this.addresses?.pick(family, dev) ?? null,
     });
@@ -75,7 +83,7 @@ export class LsrEndpoint {
       this.reloadTimer = setTimeout(() => this.reload(), 10);
     });
     this.reload();
-    this.siblings = new Siblings(this.dir, ifname, (e) => this.egress(e));
+    this.siblings = new Siblings(this.dir, ifname, (e) => this.egress(e), (via, buf, desc, n, multicast) => this.egressMplsRun(this.ifname, via, buf, desc, n, multicast));
     await this.siblings.listen();
     await this.addresses.start();
     this.log.info({ ifname, nsid }, 'label-switching router joined');
@@ -133,6 +141,64 @@ export class LsrEndpoint {
     } catch (err) {
       this.log.warn({ dev: this.ifname, err: (err as Error).message }, 'cannot restore the kernel routes through this interface');
     }
+  }
+
+  /**
+   * FTN for IP packets from our stack to one destination (the segments of one superpacket; desc:
+   * `stride` words each, offset and length first). True when an MPLS route took them: a single
+   * pushed label on this endpoint's device goes as one group with the label in the header and
+   * the packets as they are; anything else one by one.
+   */
+  handleIpGroup(src: Buffer, desc: Uint32Array, stride: number, first: number, count: number): boolean {
+    const off = desc[first * stride];
+    const g = this.lsr.ftnGroup(src.subarray(off, off + desc[first * stride + 1]));
+    if (!g) return false;
+    if (g.lse24 !== null && g.route.dev === this.ifname) {
+      this.device.sendMplsGroup(src, desc, stride, first, count, g.lse24, { nextHop: g.route.via?.addr });
+      return true;
+    }
+    for (let k = first; k < first + count; k++) {
+      const o = desc[k * stride];
+      const packet = src.subarray(o, o + desc[k * stride + 1]);
+      if (!this.lsr.handleIpFromStack(packet)) this.device.sendIp(packet);
+    }
+    return true;
+  }
+
+  /** Received frames sharing their outer entry (one message header), in place (desc: offset, length, ethertype). */
+  handleFrameRun(buf: Buffer, desc: Uint32Array, n: number, multicast: boolean): void {
+    this.lsr.handleFrameRun(buf, desc, n, multicast, this.ifname);
+  }
+
+  private egressMplsRun(dev: string, via: NextHop | null, buf: Buffer, desc: Uint32Array, n: number, multicast: boolean): void {
+    if (dev !== this.ifname) {
+      if (this.siblings) this.siblings.sendMplsRun(dev, via, buf, desc, n, multicast);
+      else this.siblingDrops += n;
+      return;
+    }
+    // The outer entry (the same on every frame but for its TTL) rides in the header; the
+    // payloads are what lies below it, their next header's TTL lowered to the outer one (the
+    // wire does not carry it: stripOuterLse).
+    const pd = this.payloadDesc.length >= 3 * n ? this.payloadDesc : (this.payloadDesc = new Uint32Array(3 * n));
+    let m = 0;
+    let lse24 = 0;
+    for (let k = 0; k < n; k++) {
+      const r = stripOuterLse(buf, desc[3 * k], desc[3 * k + 1]);
+      if (r < 0) {
+        this.device.counters.drop('mpls-malformed');
+        continue;
+      }
+      lse24 = r;
+      pd[3 * m] = desc[3 * k] + 4;
+      pd[3 * m + 1] = desc[3 * k + 1] - 4;
+      m++;
+    }
+    if (m > 0) this.device.sendMplsGroup(buf, pd, 3, 0, m, lse24, { multicast, nextHop: via?.addr });
+  }
+
+  private egressLocalRun(buf: Buffer, desc: Uint32Array, n: number): void {
+    if (this.writeUpBatch) return this.writeUpBatch(buf, desc, n);
+    for (let k = 0; k < n; k++) this.writeUp(buf.subarray(desc[3 * k], desc[3 * k] + desc[3 * k + 1]));
   }
 
   private egress(e: Egress): void {

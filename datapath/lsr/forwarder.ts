@@ -44,6 +44,13 @@ export interface RouteCounters {
 export interface LsrHost {
   /** Sends the result on; `dev` may be this endpoint's own TUN or a sibling's. */
   egress(e: Egress): void;
+  /**
+   * A run of switched frames to one next hop, in place in buf (desc: offset, length, ethertype
+   * per frame; all share their new outer entry). Optional: otherwise each goes to egress().
+   */
+  egressMplsRun?(dev: string, via: NextHop | null, buf: Buffer, desc: Uint32Array, count: number, multicast: boolean): void;
+  /** IP packets for our own stack, in place in buf (desc as above). Optional: otherwise each goes to egress(). */
+  egressLocalRun?(buf: Buffer, desc: Uint32Array, count: number): void;
   drop(reason: LsrDrop): void;
   /** An address of ours to answer from (ICMP source), preferably on `dev`. */
   localAddress(family: 4 | 6, dev: string): Uint8Array | null;
@@ -65,6 +72,8 @@ export class Lsr {
   private settings: LsrSettings = defaultSettings;
   readonly routeCounters = new Map<number, RouteCounters>();
   private readonly icmpLimit: IcmpRateLimiter;
+  /** Descriptors of the run being switched (handleFrameRun), reused. */
+  private runDesc = new Uint32Array(3 * 1024);
 
   constructor(
     /** The interface this endpoint serves (where locally delivered packets go up); it changes when Docker moves the TUN. */
@@ -110,6 +119,81 @@ export class Lsr {
     packet.copy(frame, labels.length * 4);
     this.host.egress({ kind: 'mpls', dev: route.dev, via: route.via, frame, multicast: false });
     return true;
+  }
+
+  /**
+   * FTN for the segments of one superpacket (one destination, one TOS): the route and, when it
+   * pushes exactly one label, that entry's upper 24 bits (label, TC, bottom of stack) as the
+   * header carries them; null when no MPLS route covers the destination.
+   */
+  ftnGroup(packet: Buffer): { route: IpRoute; lse24: number | null } | null {
+    const v = ipVersion(packet, 0);
+    if (v === 0) return null;
+    const route = v === 4 ? this.ftn.lookup(packet, 16, 4) : this.ftn.lookup(packet, 24, 6);
+    if (!route) return null;
+    const labels = route.labels.filter((l) => l !== MplsLabel.IMPLICIT_NULL);
+    if (labels.length !== 1) return { route, lse24: null };
+    const tc = this.settings.mapPrecedence ? (v === 4 ? packet[1] >> 5 : (((packet[0] & 0x0f) << 4) | (packet[1] >> 4)) >> 5) : 0;
+    return { route, lse24: (makeLse(labels[0], tc, 1, 0) >>> 8) & 0xffffff };
+  }
+
+  /**
+   * ILM for a run of received frames sharing their outer entry but for its TTL (one message
+   * header), in place in buf (desc: offset, length, ethertype). The common cases go on as a run:
+   * a swap to one label, and a pop at the bottom of the stack to our own stack; frames whose
+   * TTL expires, and every other route, take handleFrame one by one.
+   */
+  handleFrameRun(buf: Buffer, desc: Uint32Array, n: number, multicast: boolean, inDev: string): void {
+    const off0 = desc[0];
+    const label = lseLabel(buf, off0);
+    const route = label >= MplsLabel.FIRST_UNRESERVED ? this.ilm.get(label) : undefined;
+    const out = route ? route.outLabels.filter((l) => l !== MplsLabel.IMPLICIT_NULL) : [];
+    const bos = lseBos(buf, off0);
+    const popLocal = route !== undefined && out.length === 0 && bos === 1 && route.dev === 'lo';
+    const swap = route !== undefined && out.length === 1 && route.dev !== 'lo' && (this.host.egressMplsRun !== undefined);
+    if (!route || !(popLocal || swap) || (popLocal && this.host.egressLocalRun === undefined)) {
+      for (let k = 0; k < n; k++) this.handleFrame(buf.subarray(desc[3 * k], desc[3 * k] + desc[3 * k + 1]), multicast, inDev);
+      return;
+    }
+    const tc = lseTc(buf, off0);
+    const run = this.runDesc.length >= n * 3 ? this.runDesc : (this.runDesc = new Uint32Array(n * 3));
+    let m = 0;
+    let bytes = 0;
+    for (let k = 0; k < n; k++) {
+      const off = desc[3 * k];
+      const len = desc[3 * k + 1];
+      const ttl = lseTtl(buf, off);
+      if (ttl <= 1 || (!bos && len < 8)) {
+        this.handleFrame(buf.subarray(off, off + len), multicast, inDev);
+        continue;
+      }
+      bytes += len;
+      if (popLocal) {
+        const v = ipVersion(buf.subarray(off + 4, off + len), 0);
+        if (v === 0) {
+          this.host.drop('malformed');
+          continue;
+        }
+        this.egressIp(buf.subarray(off + 4, off + len), v, ttl - 1, tc);
+        run[3 * m] = off + 4;
+        run[3 * m + 1] = len - 4;
+        run[3 * m + 2] = v === 4 ? 0x0800 : 0x86dd;
+      } else {
+        writeLse(buf, off, makeLse(out[0], tc, bos, ttl - 1));
+        run[3 * m] = off;
+        run[3 * m + 1] = len;
+        run[3 * m + 2] = desc[3 * k + 2];
+      }
+      m++;
+    }
+    if (m === 0) return;
+    const c = this.routeCounters.get(label);
+    if (c) {
+      c.packets += m;
+      c.bytes += bytes;
+    } else this.routeCounters.set(label, { packets: m, bytes, ttlExpired: 0 });
+    if (popLocal) this.host.egressLocalRun?.(buf, run, m);
+    else this.host.egressMplsRun?.(route.dev, route.via, buf, run, m, multicast);
   }
 
   /** ILM: a labelled frame that arrived (from a peer, or handed over by a sibling endpoint). */

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { existsSync, unlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Egress } from './forwarder';
+import type { NextHop } from './model';
 
 const KIND_MPLS = 1;
 const KIND_IP = 2;
@@ -14,15 +15,19 @@ const MAX_MESSAGE = 1 << 17;
 /** Frames queued for a sibling that is not connected yet; beyond this they are dropped. */
 const MAX_PENDING = 256;
 
+function encodeHeader(b: Buffer, at: number, kind: 'mpls' | 'ip', multicast: boolean, via: NextHop | null, len: number): void {
+  b.writeUInt32BE(HEADER - 4 + len, at);
+  b[at + 4] = kind === 'mpls' ? KIND_MPLS : KIND_IP;
+  b[at + 5] = kind === 'mpls' && multicast ? 1 : 0;
+  b[at + 6] = via ? via.family : 0;
+  b.fill(0, at + 7, at + 23);
+  if (via) b.set(via.addr, at + 7);
+}
+
 export function encodeEgress(e: Exclude<Egress, { kind: 'local' }>): Buffer {
   const payload = e.kind === 'mpls' ? e.frame : e.packet;
   const b = Buffer.allocUnsafe(HEADER + payload.length);
-  b.writeUInt32BE(HEADER - 4 + payload.length, 0);
-  b[4] = e.kind === 'mpls' ? KIND_MPLS : KIND_IP;
-  b[5] = e.kind === 'mpls' && e.multicast ? 1 : 0;
-  b[6] = e.via ? e.via.family : 0;
-  b.fill(0, 7, 23);
-  if (e.via) b.set(e.via.addr, 7);
+  encodeHeader(b, 0, e.kind, e.kind === 'mpls' && e.multicast, e.via, payload.length);
   payload.copy(b, HEADER);
   return b;
 }
@@ -55,6 +60,55 @@ class Deframer {
   }
 }
 
+/** Frames received from a sibling that share next hop and outer entry, gathered to go on as one run. */
+class RunGatherer {
+  private buf = Buffer.allocUnsafe(256 * 1024);
+  private desc = new Uint32Array(3 * 1024);
+  private n = 0;
+  private used = 0;
+  private readonly top = new Uint8Array(3);
+  private via: NextHop | null = null;
+  private multicast = false;
+
+  constructor(private readonly flushTo: (via: NextHop | null, buf: Buffer, desc: Uint32Array, n: number, multicast: boolean) => void) {}
+
+  /** Same next hop, same kind, same outer entry but for the TTL as the run so far. */
+  private continues(e: { via: NextHop | null; frame: Buffer; multicast: boolean }): boolean {
+    const f = e.frame;
+    if (e.multicast !== this.multicast || f[0] !== this.top[0] || f[1] !== this.top[1] || f[2] !== this.top[2]) return false;
+    const a = this.via;
+    const b = e.via;
+    if (a === null || b === null) return a === b;
+    if (a.family !== b.family) return false;
+    for (let i = 0; i < a.addr.length; i++) if (a.addr[i] !== b.addr[i]) return false;
+    return true;
+  }
+
+  /** A frame of at least one entry. */
+  add(e: { via: NextHop | null; frame: Buffer; multicast: boolean }): void {
+    const f = e.frame;
+    if (this.n > 0 && (!this.continues(e) || this.n * 3 >= this.desc.length || this.used + f.length > this.buf.length)) this.flush();
+    if (f.length > this.buf.length) this.buf = Buffer.allocUnsafe(f.length);
+    this.top.set(f.subarray(0, 3));
+    this.via = e.via;
+    this.multicast = e.multicast;
+    f.copy(this.buf, this.used);
+    this.desc[3 * this.n] = this.used;
+    this.desc[3 * this.n + 1] = f.length;
+    this.desc[3 * this.n + 2] = e.multicast ? 0x8848 : 0x8847;
+    this.used += f.length;
+    this.n++;
+  }
+
+  flush(): void {
+    if (this.n === 0) return;
+    const n = this.n;
+    this.n = 0;
+    this.used = 0;
+    this.flushTo(this.via, this.buf, this.desc, n, this.multicast);
+  }
+}
+
 export class Siblings {
   private server: net.Server | null = null;
   private readonly out = new Map<string, { sock: net.Socket; ready: boolean; pending: Buffer[] }>();
@@ -64,6 +118,8 @@ export class Siblings {
     private readonly dir: string,
     readonly ifname: string,
     private readonly onEgress: (e: Exclude<Egress, { kind: 'local' }>) => void,
+    /** Labelled frames sharing next hop and outer entry (desc: offset, length, ethertype); by default each to onEgress. */
+    private readonly onMplsRun?: (via: NextHop | null, buf: Buffer, desc: Uint32Array, n: number, multicast: boolean) => void,
   ) {}
 
   get path(): string {
@@ -74,13 +130,22 @@ export class Siblings {
     if (existsSync(this.path)) unlinkSync(this.path); // ours by name: the old holder is gone (the TUN attach would have failed otherwise)
     return new Promise((resolve, reject) => {
       const server = net.createServer((sock) => {
+        // What one read brought goes on in runs: a chunk holds many frames of one stream.
+        const onRun = this.onMplsRun;
+        const runs = onRun ? new RunGatherer(onRun) : null;
         const d = new Deframer((m) => {
           const e = decodeEgress(m, this.ifname);
-          if (e) this.onEgress(e);
-          else this.dropped++;
+          if (!e) this.dropped++;
+          else if (runs && e.kind === 'mpls' && e.frame.length >= 4) runs.add(e);
+          else {
+            runs?.flush();
+            this.onEgress(e);
+          }
         });
         sock.on('data', (c: Buffer) => {
-          if (!d.push(c)) sock.destroy();
+          const ok = d.push(c);
+          runs?.flush();
+          if (!ok) sock.destroy();
         });
         sock.on('error', () => undefined);
       });
@@ -93,13 +158,33 @@ export class Siblings {
     });
   }
 
+  /** A run of frames for sibling `dev` (desc: offset, length, ethertype), written as one chunk. */
+  sendMplsRun(dev: string, via: NextHop | null, buf: Buffer, desc: Uint32Array, n: number, multicast: boolean): void {
+    let total = 0;
+    for (let k = 0; k < n; k++) total += HEADER + desc[3 * k + 1];
+    const chunk = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let k = 0; k < n; k++) {
+      const len = desc[3 * k + 1];
+      encodeHeader(chunk, at, 'mpls', multicast, via, len);
+      buf.copy(chunk, at + HEADER, desc[3 * k], desc[3 * k] + len);
+      at += HEADER + len;
+    }
+    this.write(dev, chunk, n);
+  }
+
   send(e: Exclude<Egress, { kind: 'local' }>): void {
-    let c = this.out.get(e.dev);
+    this.write(e.dev, encodeEgress(e), 1);
+  }
+
+  /** `msgs` messages, already encoded, to sibling `dev`. */
+  private write(dev: string, msg: Buffer, msgs: number): void {
+    let c = this.out.get(dev);
     if (!c) {
-      const sock = net.connect(join(this.dir, `${e.dev}.sock`));
+      const sock = net.connect(join(this.dir, `${dev}.sock`));
       const conn = { sock, ready: false, pending: [] as Buffer[] };
       c = conn;
-      this.out.set(e.dev, conn);
+      this.out.set(dev, conn);
       sock.setNoDelay?.(true);
       sock.on('connect', () => {
         conn.ready = true;
@@ -108,19 +193,18 @@ export class Siblings {
       });
       const forget = (): void => {
         this.dropped += conn.pending.length;
-        if (this.out.get(e.dev) === conn) this.out.delete(e.dev);
+        if (this.out.get(dev) === conn) this.out.delete(dev);
         sock.destroy();
       };
       sock.on('error', forget);
       sock.on('close', forget);
     }
-    const msg = encodeEgress(e);
     if (c.ready) {
       // Backpressure: a sibling that stops reading loses frames rather than stalling us.
-      if (c.sock.writableLength > 4 << 20) this.dropped++;
+      if (c.sock.writableLength > 4 << 20) this.dropped += msgs;
       else c.sock.write(msg);
     } else if (c.pending.length < MAX_PENDING) c.pending.push(msg);
-    else this.dropped++;
+    else this.dropped += msgs;
   }
 
   close(): void {
