@@ -169,12 +169,13 @@ export class Lsr {
       }
       bytes += len;
       if (popLocal) {
-        const v = ipVersion(buf.subarray(off + 4, off + len), 0);
+        const version = buf[off + 4] >> 4;
+        const v = version === 4 && len - 4 >= 20 ? 4 : version === 6 && len - 4 >= 40 ? 6 : 0;
         if (v === 0) {
           this.host.drop('malformed');
           continue;
         }
-        this.egressIp(buf.subarray(off + 4, off + len), v, ttl - 1, tc);
+        this.egressIpAt(buf, off + 4, v, ttl - 1, tc);
         run[3 * m] = off + 4;
         run[3 * m + 1] = len - 4;
         run[3 * m + 2] = v === 4 ? 0x0800 : 0x86dd;
@@ -276,17 +277,22 @@ export class Lsr {
 
   /** Leaving the LSP: the uniform model copies the label TTL into IP, TC into precedence. */
   private egressIp(packet: Buffer, v: 4 | 6, labelTtl: number, tc: number): void {
+    this.egressIpAt(packet, 0, v, labelTtl, tc);
+  }
+
+  /** egressIp for the packet at buf[off] (no view allocated: the run path calls it per packet). */
+  private egressIpAt(buf: Buffer, off: number, v: 4 | 6, labelTtl: number, tc: number): void {
     const s = this.settings;
     if (v === 4) {
-      if (s.ttlPropagate) lowerIpv4Ttl(packet, 0, labelTtl);
-      if (s.mapPrecedence) setIpv4Precedence(packet, tc);
+      if (s.ttlPropagate) lowerIpv4Ttl(buf, off, labelTtl);
+      if (s.mapPrecedence) setIpv4Precedence(buf, tc, off);
     } else {
-      if (s.ttlPropagate && packet[7] > labelTtl) packet[7] = labelTtl;
+      if (s.ttlPropagate && buf[off + 7] > labelTtl) buf[off + 7] = labelTtl;
       if (s.mapPrecedence) {
-        const tclass = ((packet[0] & 0x0f) << 4) | (packet[1] >> 4);
+        const tclass = ((buf[off] & 0x0f) << 4) | (buf[off + 1] >> 4);
         const next = (tclass & 0x1f) | (tc << 5);
-        packet[0] = (packet[0] & 0xf0) | (next >> 4);
-        packet[1] = (packet[1] & 0x0f) | ((next & 0x0f) << 4);
+        buf[off] = (buf[off] & 0xf0) | (next >> 4);
+        buf[off + 1] = (buf[off + 1] & 0x0f) | ((next & 0x0f) << 4);
       }
     }
   }
@@ -346,13 +352,13 @@ export class Lsr {
   }
 }
 
-function setIpv4Precedence(p: Buffer, prec: number): void {
-  const old = p.readUInt16BE(0);
-  p[1] = (p[1] & 0x1f) | (prec << 5);
-  const now = p.readUInt16BE(0);
+function setIpv4Precedence(p: Buffer, prec: number, off = 0): void {
+  const old = p.readUInt16BE(off);
+  p[off + 1] = (p[off + 1] & 0x1f) | (prec << 5);
+  const now = p.readUInt16BE(off);
   // RFC 1624 incremental checksum update for the changed 16-bit word.
-  let sum = (~p.readUInt16BE(10) & 0xffff) + (~old & 0xffff) + now;
+  let sum = (~p.readUInt16BE(off + 10) & 0xffff) + (~old & 0xffff) + now;
   sum = (sum & 0xffff) + (sum >>> 16);
   sum = (sum & 0xffff) + (sum >>> 16);
-  p.writeUInt16BE(~sum & 0xffff, 10);
+  p.writeUInt16BE(~sum & 0xffff, off + 10);
 }

@@ -60,43 +60,37 @@ class Deframer {
   }
 }
 
-/** Frames received from a sibling that share next hop and outer entry, gathered to go on as one run. */
+/**
+ * Labelled frames received from a sibling that share next hop, kind and outer entry (but for its
+ * TTL), gathered from their encoded messages to go on as one run.
+ */
 class RunGatherer {
   private buf = Buffer.allocUnsafe(256 * 1024);
   private desc = new Uint32Array(3 * 1024);
   private n = 0;
   private used = 0;
-  private readonly top = new Uint8Array(3);
-  private via: NextHop | null = null;
-  private multicast = false;
+  /** The run's message header bytes 1..18 (multicast flag, next hop) and outer entry bytes 0..2. */
+  private readonly key = Buffer.alloc(HEADER - 5 + 3);
 
   constructor(private readonly flushTo: (via: NextHop | null, buf: Buffer, desc: Uint32Array, n: number, multicast: boolean) => void) {}
 
-  /** Same next hop, same kind, same outer entry but for the TTL as the run so far. */
-  private continues(e: { via: NextHop | null; frame: Buffer; multicast: boolean }): boolean {
-    const f = e.frame;
-    if (e.multicast !== this.multicast || f[0] !== this.top[0] || f[1] !== this.top[1] || f[2] !== this.top[2]) return false;
-    const a = this.via;
-    const b = e.via;
-    if (a === null || b === null) return a === b;
-    if (a.family !== b.family) return false;
-    for (let i = 0; i < a.addr.length; i++) if (a.addr[i] !== b.addr[i]) return false;
-    return true;
-  }
-
-  /** A frame of at least one entry. */
-  add(e: { via: NextHop | null; frame: Buffer; multicast: boolean }): void {
-    const f = e.frame;
-    if (this.n > 0 && (!this.continues(e) || this.n * 3 >= this.desc.length || this.used + f.length > this.buf.length)) this.flush();
-    if (f.length > this.buf.length) this.buf = Buffer.allocUnsafe(f.length);
-    this.top.set(f.subarray(0, 3));
-    this.via = e.via;
-    this.multicast = e.multicast;
-    f.copy(this.buf, this.used);
+  /** An encoded MPLS message (kind byte first) whose frame has at least one entry. */
+  add(m: Buffer): void {
+    const frameAt = HEADER - 4;
+    const len = m.length - frameAt;
+    const k = this.key;
+    const same = this.n > 0 && m.compare(k, 0, HEADER - 5, 1, HEADER - 4) === 0 && m[frameAt] === k[HEADER - 5] && m[frameAt + 1] === k[HEADER - 4] && m[frameAt + 2] === k[HEADER - 3];
+    if (this.n > 0 && (!same || this.n * 3 >= this.desc.length || this.used + len > this.buf.length)) this.flush();
+    if (len > this.buf.length) this.buf = Buffer.allocUnsafe(len);
+    if (this.n === 0) {
+      m.copy(k, 0, 1, HEADER - 4);
+      m.copy(k, HEADER - 5, frameAt, frameAt + 3);
+    }
+    m.copy(this.buf, this.used, frameAt);
     this.desc[3 * this.n] = this.used;
-    this.desc[3 * this.n + 1] = f.length;
-    this.desc[3 * this.n + 2] = e.multicast ? 0x8848 : 0x8847;
-    this.used += f.length;
+    this.desc[3 * this.n + 1] = len;
+    this.desc[3 * this.n + 2] = m[1] === 1 ? 0x8848 : 0x8847;
+    this.used += len;
     this.n++;
   }
 
@@ -105,7 +99,10 @@ class RunGatherer {
     const n = this.n;
     this.n = 0;
     this.used = 0;
-    this.flushTo(this.via, this.buf, this.desc, n, this.multicast);
+    const k = this.key;
+    const fam = k[1];
+    const via: NextHop | null = fam === 4 ? { family: 4, addr: Uint8Array.from(k.subarray(2, 6)) } : fam === 6 ? { family: 6, addr: Uint8Array.from(k.subarray(2, 18)) } : null;
+    this.flushTo(via, this.buf, this.desc, n, k[0] === 1);
   }
 }
 
@@ -134,13 +131,12 @@ export class Siblings {
         const onRun = this.onMplsRun;
         const runs = onRun ? new RunGatherer(onRun) : null;
         const d = new Deframer((m) => {
+          // Labelled frames go straight into the run (no decoded copy); the rest as before.
+          if (runs && m.length >= HEADER - 4 + 4 && m[0] === KIND_MPLS) return runs.add(m);
+          runs?.flush();
           const e = decodeEgress(m, this.ifname);
-          if (!e) this.dropped++;
-          else if (runs && e.kind === 'mpls' && e.frame.length >= 4) runs.add(e);
-          else {
-            runs?.flush();
-            this.onEgress(e);
-          }
+          if (e) this.onEgress(e);
+          else this.dropped++;
         });
         sock.on('data', (c: Buffer) => {
           const ok = d.push(c);
