@@ -72,15 +72,22 @@ export function packetSet(): Buffer[][] {
 /** Two devices wired back to back in memory: IP and MPLS, no I/O at all. Returns what arrived. */
 export function warmUp(rounds = 3000): number {
   let delivered = 0;
-  const queue: { to: Device; msg: Buffer; from: Endpoint }[] = [];
+  // What each side sent, per receiving side, delivered as the live UDP reader delivers: a batch
+  // of datagrams in one arena (offset, length, endpoint index).
+  const queue: Buffer[][] = [[], []];
   const eps: [Endpoint, Endpoint] = [
     { address: '192.0.2.1', port: 1 },
     { address: '192.0.2.2', port: 2 },
   ];
   const devs: Device[] = [];
   const io = (me: 0 | 1): DeviceIO => ({
-    sendUdp: (msg) => queue.push({ to: devs[1 - me], msg, from: eps[me] }),
+    sendUdp: (msg) => void queue[1 - me].push(msg),
+    sendUdpBatch: (buf, lens, count) => {
+      for (let i = 0, o = 0; i < count; o += lens[i], i++) queue[1 - me].push(Buffer.from(buf.subarray(o, o + lens[i])));
+      return count;
+    },
     writeTun: () => void delivered++,
+    writeTunBatch: (_buf, _desc, count) => void (delivered += count),
     bind: async () => eps[me].port,
   });
   devs.push(new Device(io(0)), new Device(io(1)));
@@ -89,14 +96,41 @@ export function warmUp(rounds = 3000): number {
   void devs[0].apply(ca);
   void devs[1].apply(cb);
   const packets = packetSet();
-  const frame = Buffer.concat([Buffer.from([0x00, 0x06, 0x51, 0x40]), packets[0][0].subarray(4)]); // label 101, BoS, TTL 64
+  const tunArena = Buffer.alloc(65536);
+  const tunDesc = new Uint32Array(4 * 2);
+  const udpArena = Buffer.alloc(65536 * 4);
+  const udpDesc = new Uint32Array(3 * 64);
+  const payload = packets[0][0].subarray(4); // below label 101, BoS
+  const mplsDesc = Uint32Array.from([0, payload.length, 0]);
+  const deliver = (to: 0 | 1): void => {
+    const msgs = queue[to];
+    // Every 16th delivery two datagrams swap places, as on a real network now and then.
+    if (msgs.length >= 2 && delivered % 16 === 15) msgs.push(msgs.shift() as Buffer);
+    let n = 0;
+    for (let o = 0; msgs.length > 0 && n < 64; n++) {
+      const m = msgs.shift() as Buffer;
+      m.copy(udpArena, o);
+      udpDesc.set([o, m.length, 0], 3 * n);
+      o += m.length;
+    }
+    if (n > 0) devs[to].handleUdpBatch(udpArena, udpDesc, n, [eps[1 - to]]);
+  };
   for (let i = 0; i < rounds; i++) {
     const { from, pkt } = roundPacket(packets, i);
-    devs[from].handleTunPacket(pkt);
-    if (i % 4 === 0) devs[0].sendMpls(Buffer.from(frame));
-    // Every 16th round two datagrams swap places, as on a real network now and then.
-    if (i % 16 === 15 && queue.length >= 2 && queue[0].to === queue[1].to) queue.push(queue.shift() as (typeof queue)[number]);
-    for (let m = queue.shift(); m; m = queue.shift()) m.to.handleUdp(m.msg, m.from);
+    // As the live TUN reader hands them over: one group of one packet (or two, the segments of
+    // a superpacket, every other round).
+    const ip = pkt.subarray(4);
+    const group = i % 2 === 0 ? 2 : 1;
+    for (let g = 0; g < group; g++) {
+      ip.copy(tunArena, g * ip.length);
+      tunDesc.set([g * ip.length, ip.length, pkt.readUInt16BE(2), g === 0 ? group : 0], 4 * g);
+    }
+    devs[from].handleTunBatch({ arena: tunArena, desc: tunDesc, count: group, dropped: 0 });
+    if (i % 4 === 0) devs[0].sendMplsGroup(payload, mplsDesc, 3, 0, 1, (101 << 4) | 1);
+    while (queue[0].length > 0 || queue[1].length > 0) {
+      deliver(1);
+      deliver(0);
+    }
   }
   for (const d of devs) d.close();
   return delivered;

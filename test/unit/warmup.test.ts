@@ -4,8 +4,9 @@ import { warmUp } from '../../datapath/device/warmup';
 import { warmUpLive } from '../../datapath/warmupLive';
 
 test('in memory: every IP packet (both ways, v4 and v6) and MPLS frame arrives', () => {
-  // 100 IP packets and 25 MPLS frames (one every fourth round).
-  expect(warmUp(100)).toBe(125);
+  // 150 IP packets (every other round a group of two, the segments of a superpacket) and 25
+  // MPLS frames (one every fourth round).
+  expect(warmUp(100)).toBe(175);
 });
 
 test('through the live wiring, socket pairs for TUNs, UDP on 127.0.0.1: every packet arrives', async () => {
