@@ -4,9 +4,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, Netns, Side, cleanupAll, isRoot, pair, ping, startTunnel, stopPair, uniq, waitFor, wgDump } from './harness';
+import { CLI, Netns, Side, cleanupAll, pair, ping, startTunnel, stopPair, uniq, waitFor, wgDump } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 
-const d = isRoot() ? describe : describe.skip;
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(120_000);
 
 /** Sends `bytes` of random data over TCP through the tunnel; both ends' SHA-256 must match. */

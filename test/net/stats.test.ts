@@ -2,11 +2,11 @@
 // namespaces, some traffic, and garbage datagrams sent to the datapath's port. The output holds
 // every line `wg show IF` prints (the handshake's age aside), the label-auth setting, and the
 // garbage counted under its reason; the private key appears nowhere.
-import { CLI, Side, cleanupAll, isRoot, pair, ping, run, stopPair } from './harness';
+import { CLI, Side, cleanupAll, pair, ping, run, stopPair } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 
 jest.setTimeout(60_000);
-const d = isRoot() ? describe : describe.skip;
-if (!isRoot() && process.env.CI === 'true') throw new Error('CI must run the namespace tests, but this is not root');
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 
 d('wgmpls stats', () => {
   let sides: [Side, Side];

@@ -3,6 +3,7 @@
 // Needs root (CAP_NET_ADMIN + setns); everything happens inside throwaway namespaces.
 
 import { runOutput } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -10,11 +11,7 @@ import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_UC } from '../../datapath/net/ethertyp
 import { PI_LEN, TunDevice, piProto } from '../../datapath/tun/tunDevice';
 
 const execFileP = promisify(execFile);
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (!isRoot) {
-  console.warn('test/net/tun.test.ts skipped: needs root (CAP_NET_ADMIN, setns) to create TUNs in namespaces');
-}
-const describeRoot = isRoot ? describe : describe.skip;
+const describeRoot = describeWhere(needRoot('root (CAP_NET_ADMIN, setns) to create TUNs in namespaces'));
 
 jest.setTimeout(30_000);
 
