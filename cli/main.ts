@@ -77,6 +77,18 @@ program
   });
 
 program
+  .command('stats')
+  .description('show datapath <ifname> as `wg show` does, with the wgmpls counters: drops by reason, events, label switching (UAPI wgmpls-stats=1)')
+  .argument('<ifname>', 'interface name')
+  .action(async (ifname: string) => {
+    const { stats } = await import('./stats');
+    const r = await stats(ifname);
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    process.exitCode = r.code;
+  });
+
+program
   .command('ip')
   .description("MPLS routes of this namespace's label-switching router, in iproute2's syntax: wgmpls ip -f mpls route add 101 as 102 via inet 10.0.34.2 dev wgm1")
   .helpOption(false)

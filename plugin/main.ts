@@ -70,8 +70,11 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
   const prune = (): void => {
     pruneTimer = null;
     pruneOrphans(ctx, mutex, () => dockerView(basename(paths.socket, '.sock'))).then(
-      (done) => {
-        if (!done && !stopping) pruneTimer = setTimeout(prune, PRUNE_RETRY_MS);
+      ({ answered, recheckInMs }) => {
+        if (stopping) return;
+        if (!answered) pruneTimer = setTimeout(prune, PRUNE_RETRY_MS);
+        // Entries too young to judge (e.g. half made when the plugin was killed): once they are old.
+        else if (recheckInMs !== null) pruneTimer = setTimeout(prune, recheckInMs + 1000);
       },
       (err: Error) => log.error({ err: err.message }, 'cannot compare the state with dockerd'),
     );

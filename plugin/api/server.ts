@@ -11,6 +11,7 @@ import type { Log } from '../../datapath/log';
 import type { Mutex } from '../lock';
 import { DriverError } from './errors';
 import { describeZodError } from './schemas';
+import { StateError } from '../state/store';
 
 export const PLUGIN_MEDIA_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 
@@ -26,6 +27,8 @@ export interface Route {
   method: string;
   /** Handlers that change state or touch datapaths run one at a time. */
   exclusive: boolean;
+  /** An empty body cannot be a valid request (CreateEndpoint, Join...). */
+  needsBody: boolean;
   handle(body: unknown): unknown;
 }
 
@@ -34,6 +37,7 @@ export function route<S extends z.ZodTypeAny>(method: string, schema: S, handler
   return {
     method,
     exclusive,
+    needsBody: !schema.safeParse({}).success,
     handle(body: unknown): unknown {
       const parsed = schema.safeParse(body ?? {});
       if (!parsed.success) throw new DriverError(describeZodError(method.replace(/^NetworkDriver\./, ''), parsed.error));
@@ -54,6 +58,13 @@ export function buildApp(routes: readonly Route[], mutex: Mutex, log: Log): expr
   app.use(express.json({ type: () => true, strict: false, limit: '1mb' }));
   for (const r of routes) {
     app.post(`/${r.method}`, (req: Request, res: Response) => {
+      // dockerd's plugin client resends a call it got no answer to (the plugin was restarting)
+      // without its body: say that, rather than which field is missing.
+      if (r.needsBody && req.headers['content-length'] === '0') {
+        log.warn({ call: r.method }, 'request without a body');
+        send(res, ERROR_STATUS, { Err: `wgmpls ${r.method.replace(/^NetworkDriver\./, '')}: the request came without its body (dockerd resends a call it got no answer to, e.g. while the plugin restarted, without it); run the command again` });
+        return;
+      }
       const started = Date.now();
       const run = async (): Promise<unknown> => r.handle(req.body as unknown);
       (r.exclusive ? mutex.run(run) : run()).then(
@@ -62,7 +73,8 @@ export function buildApp(routes: readonly Route[], mutex: Mutex, log: Log): expr
           send(res, 200, body ?? {});
         },
         (err: unknown) => {
-          if (err instanceof DriverError) {
+          // A state that cannot be saved (read-only, full) is the user's to fix, and says how.
+          if (err instanceof DriverError || err instanceof StateError) {
             log.warn({ call: r.method, err: err.message }, 'request refused');
             send(res, ERROR_STATUS, { Err: err.message });
           } else {

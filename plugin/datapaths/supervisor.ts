@@ -219,8 +219,9 @@ export class Supervisor {
     removeIfExists(socket);
     const logFile = this.logFile(ep);
     const ref = spawnDatapath({ cli: this.paths.cli, ifname: ep.ifname, mtu: network.mtu, listenAddress: network.underlay, mplsPeers: network.mplsPeers, logFile });
-    const current = this.store.patchEndpoint(ep.id, { datapath: ref }) ?? { ...ep, datapath: ref };
     try {
+      // Inside the try: a state that cannot be saved must not leave this process running unrecorded.
+      const current = this.store.patchEndpoint(ep.id, { datapath: ref }) ?? { ...ep, datapath: ref };
       return await this.configure(current, ref, logFile, restart);
     } catch (err) {
       // Half set up is worse than not running: the next attempt starts from scratch.

@@ -1,7 +1,9 @@
 // state.json on disk and its in-memory copy. Every change is written before the change is
 // acknowledged to Docker, atomically (tmp + fsync + rename + fsync of the directory), so a crash
 // or power cut leaves either the old or the new state, never a torn file: the private keys in
-// it are the only copy there is.
+// it are the only copy there is. A change that cannot be written (a read-only or full state
+// directory) is not made in memory either: the call fails with a StateError saying so, and the
+// in-memory state stays the one on disk, the last good one.
 import {
   chmodSync,
   closeSync,
@@ -28,6 +30,7 @@ import {
 
 export const STATE_FILE = 'state.json';
 
+/** The state file cannot be read or written; the message says which and why, for the user. */
 export class StateError extends Error {}
 
 export class StateStore {
@@ -93,21 +96,24 @@ export class StateStore {
   }
 
   putNetwork(n: NetworkState): void {
-    this.state.networks[n.id] = n;
-    this.save();
+    this.commit((s) => {
+      s.networks[n.id] = n;
+    });
   }
 
   /** Also forgets the identities kept for the network's containers: they die with it. */
   deleteNetwork(id: string): void {
-    delete this.state.networks[id];
-    const retained = this.state.retained ?? {};
-    for (const [key, r] of Object.entries(retained)) if (r.networkId === id) delete retained[key];
-    this.save();
+    this.commit((s) => {
+      delete s.networks[id];
+      const retained = s.retained ?? {};
+      for (const [key, r] of Object.entries(retained)) if (r.networkId === id) delete retained[key];
+    });
   }
 
   putEndpoint(e: EndpointState): void {
-    this.state.endpoints[e.id] = e;
-    this.save();
+    this.commit((s) => {
+      s.endpoints[e.id] = e;
+    });
   }
 
   /** Changes some fields of an existing endpoint; returns the new record (undefined if gone). */
@@ -117,14 +123,16 @@ export class StateStore {
     const next: EndpointState = { ...cur, ...patch };
     // `undefined` in a patch means "forget this field", not "keep a key with no value".
     for (const k of Object.keys(patch) as (keyof EndpointState)[]) if (patch[k] === undefined) delete next[k];
-    this.state.endpoints[id] = next;
-    this.save();
+    this.commit((s) => {
+      s.endpoints[id] = next;
+    });
     return next;
   }
 
   deleteEndpoint(id: string): void {
-    delete this.state.endpoints[id];
-    this.save();
+    this.commit((s) => {
+      delete s.endpoints[id];
+    });
   }
 
   retained(): RetainedIdentity[] {
@@ -136,39 +144,60 @@ export class StateStore {
   }
 
   putRetained(r: RetainedIdentity): void {
-    this.retainedMap()[retainedKey(r.networkId, r.containerId)] = r;
-    this.save();
+    this.commit((s) => {
+      s.retained ??= {};
+      s.retained[retainedKey(r.networkId, r.containerId)] = r;
+    });
   }
 
   deleteRetained(networkId: string, containerId: string): void {
     if (!this.state.retained?.[retainedKey(networkId, containerId)]) return;
-    delete this.state.retained[retainedKey(networkId, containerId)];
-    this.save();
+    this.commit((s) => {
+      delete s.retained?.[retainedKey(networkId, containerId)];
+    });
   }
 
-  private retainedMap(): Record<string, RetainedIdentity> {
-    this.state.retained ??= {};
-    return this.state.retained;
+  /** Makes the change on a copy, writes the copy, and only then takes it as the state. */
+  private commit(change: (s: State) => void): void {
+    const next = structuredClone(this.state);
+    change(next);
+    // An empty `retained` is left out: the file of a plugin that kept nothing reads as before.
+    if (next.retained && Object.keys(next.retained).length === 0) delete next.retained;
+    try {
+      this.write(next);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EROFS' ? 'the file system is read-only' : code === 'ENOSPC' ? 'no space left on the device' : code === 'EDQUOT' ? 'disk quota exceeded' : (err as Error).message;
+      throw new StateError(`wgmpls cannot save its state in ${this.dir} (${why}); nothing was changed, the state on disk is the last good one`);
+    }
+    this.state = next;
   }
 
-  private save(): void {
+  private write(state: State): void {
     const file = this.file;
     const tmp = `${file}.tmp-${process.pid}`;
-    // An empty `retained` is left out: the file of a plugin that kept nothing reads as before.
-    if (this.state.retained && Object.keys(this.state.retained).length === 0) delete this.state.retained;
-    const data = JSON.stringify(this.state, null, 2) + '\n';
+    const data = Buffer.from(JSON.stringify(state, null, 2) + '\n');
     const fd = openSync(tmp, 'w', 0o600);
     try {
       fchmodSync(fd, 0o600); // the mode given to open is ignored when a stale tmp file exists
-      writeSync(fd, data);
+      // write(2) may write less than asked (a disk filling up): a short file must never be renamed.
+      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
       fsyncSync(fd);
-    } catch (err) {
       closeSync(fd);
-      unlinkSync(tmp);
+      renameSync(tmp, file);
+    } catch (err) {
+      try {
+        closeSync(fd);
+      } catch {
+        // closed already
+      }
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never made, or gone
+      }
       throw err;
     }
-    closeSync(fd);
-    renameSync(tmp, file);
     // The rename itself is only durable once the directory entry is.
     const dfd = openSync(this.dir, 'r');
     try {

@@ -2,9 +2,10 @@
 // malformed configuration through the UAPI socket. Everything is refused, counted, and
 // nothing that works is disturbed.
 import { join } from 'node:path';
-import { Side, capture, cleanupAll, genKeys, isRoot, keyFile, pair, ping, stopPair, uapiRequest, uapiStats as stats, waitFor, ROOT } from './harness';
+import { Side, capture, cleanupAll, genKeys, keyFile, pair, ping, stopPair, uapiRequest, uapiStats as stats, waitFor, ROOT } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 
-const d = isRoot() ? describe : describe.skip;
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(120_000);
 
 

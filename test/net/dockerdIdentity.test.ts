@@ -7,13 +7,13 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRoot, waitFor } from './harness';
+import { waitFor } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 import { isTrustedDockerd, trustedDockerdPids } from '../../plugin/docker/dockerdProcess';
 import { sandboxPath } from '../../plugin/datapaths/plumbing';
 
 jest.setTimeout(30_000);
-const d = isRoot() ? describe : describe.skip;
-if (!isRoot() && process.env.CI === 'true') throw new Error('CI must run the namespace tests, but this is not root');
+const d = describeWhere(needRoot('root (to make namespaces and processes owned by other users)'));
 
 const NOBODY = 65534;
 

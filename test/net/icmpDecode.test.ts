@@ -5,6 +5,7 @@
 // Needs root (namespaces, TUN), traceroute (Debian's, 2.x) and the built TUN addon.
 
 import { runOutput } from './harness';
+import { describeWhere, firstReason, needRoot } from '../canRun';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { internetChecksum, timeExceededV4, timeExceededV6 } from '../../datapath/lsr/icmp';
@@ -26,10 +27,9 @@ function addonBuilt(): boolean {
 }
 
 const traceroute = traceroutePath();
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const ready = isRoot && traceroute !== null && addonBuilt();
-if (!ready) console.warn('test/net/icmpDecode.test.ts skipped: needs root, traceroute and the built TUN addon');
-const describeReady = ready ? describe : describe.skip;
+const describeReady = describeWhere(
+  firstReason(needRoot('root (a TUN in a namespace)'), traceroute === null ? 'needs traceroute (/usr/bin or /usr/sbin)' : null, addonBuilt() ? null : 'needs the built addon (npm run build)'),
+);
 
 jest.setTimeout(30_000);
 

@@ -1,8 +1,9 @@
 // wgmpls datapath against wireguard-go, both real processes in their own namespaces, joined
 // by a veth underlay; configured and inspected with the real `wg`.
-import { CLI, Netns, cleanupAll, isRoot, pair, ping, startTunnel, stopPair, tcpTransfer, uniq, waitFor, wgDump } from './harness';
+import { CLI, Netns, cleanupAll, pair, ping, startTunnel, stopPair, tcpTransfer, uniq, waitFor, wgDump } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 
-const d = isRoot() ? describe : describe.skip;
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(120_000);
 
 d('wgmpls datapath <-> wireguard-go', () => {

@@ -6,11 +6,11 @@
 // is switched and the genuine packet is dropped as a replay: the limit the README states.
 import { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { CLI, Netns, ROOT, Tunnel, cleanupAll, genKeys, isRoot, keyFile, link, startTunnel, uapiRequest, uapiStats, uniq, waitFor } from './harness';
+import { CLI, Netns, ROOT, Tunnel, cleanupAll, genKeys, keyFile, link, startTunnel, uapiRequest, uapiStats, uniq, waitFor } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 
 jest.setTimeout(120_000);
-const d = isRoot() ? describe : describe.skip;
-if (!isRoot() && process.env.CI === 'true') throw new Error('CI must run the namespace tests, but this is not root');
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 
 const hex = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');
 

@@ -1,11 +1,12 @@
 // The seed's three scripts (tunnel, router, stack), ported to wgmpls datapaths and `wgmpls ip`,
 // with assertions: real namespaces, real ping/traceroute/tcpdump, no Docker.
 import { join } from 'node:path';
-import { CLI, ROOT, capture, cleanupAll, isRoot, uapiStats as stats, waitFor } from './harness';
+import { CLI, ROOT, capture, cleanupAll, uapiStats as stats, waitFor } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 import { Topology, line, seedRouterRoutes, seedStackRoutes } from './lsrTopology';
 import { lse } from '../packets';
 
-const d = isRoot() ? describe : describe.skip;
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(180_000);
 
 async function ping(t: Topology, from: number, to: string, count = 3): Promise<string> {

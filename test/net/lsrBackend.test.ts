@@ -2,9 +2,10 @@
 // name, and asking for the kernel where it has no MPLS routing is refused with the reason and
 // changes nothing. (Kernel routes themselves are tested in the VM, test/vm.)
 import { existsSync } from 'node:fs';
-import { CLI, Netns, cleanupAll, isRoot } from './harness';
+import { CLI, Netns, cleanupAll } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 
-const d = isRoot() ? describe : describe.skip;
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(60_000);
 
 d('wgmpls ip --lsr', () => {

@@ -2,11 +2,12 @@
 // deleted namespace's table is cleaned up, a live one is kept.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, Netns, cleanupAll, isRoot, startTunnel, uniq } from './harness';
+import { CLI, Netns, cleanupAll, startTunnel, uniq } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 import { LSR_ROOT, gcStaleTables } from '../../datapath/lsr/store';
 import { loadTunAddon } from '../../datapath/tun/native';
 
-const d = isRoot() ? describe : describe.skip;
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(60_000);
 
 d('label table clean-up', () => {

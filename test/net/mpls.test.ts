@@ -2,10 +2,11 @@
 // TUN arrive at the other rebuilt, and the underlay shows type-5 messages with the label bits.
 import { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { Side, capture, cleanupAll, isRoot, pair, ping, stopPair, uapiStats as stats, waitFor, ROOT } from './harness';
+import { Side, capture, cleanupAll, pair, ping, stopPair, uapiStats as stats, waitFor, ROOT } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 import { ipv4Checksum, ipv4Udp, ipv6NoNext, lse, parseLse } from '../packets';
 
-const d = isRoot() ? describe : describe.skip;
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(60_000);
 const TOOLS = join(ROOT, 'test', 'net', 'tools');
 

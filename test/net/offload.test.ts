@@ -1,8 +1,9 @@
 // The batched path between two wgmpls datapaths (TUN offloads, UDP GSO/GRO on both ends) and its
 // fallback (--no-offload: one packet per TUN read and write), real processes in namespaces.
-import { cleanupAll, isRoot, pair, ping, stopPair, tcpTransfer, uapiStats } from './harness';
+import { cleanupAll, pair, ping, stopPair, tcpTransfer, uapiStats } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 
-const d = isRoot() ? describe : describe.skip;
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(180_000);
 
 /** The `offloads` field of a datapath's "datapath up" log line. */

@@ -6,9 +6,10 @@
 //   on the same interface and for an address on another interface;
 // - when that address is removed, traffic goes on from another within a second.
 import { join } from 'node:path';
-import { Netns, ROOT, Tunnel, cleanupAll, genKeys, isRoot, keyFile, link, run, sleep, startTunnel, uapiStats, uniq } from './harness';
+import { Netns, ROOT, Tunnel, cleanupAll, genKeys, keyFile, link, run, sleep, startTunnel, uapiStats, uniq } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 
-const d = isRoot() ? describe : describe.skip;
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(120_000);
 
 type Kind = Tunnel['kind'];

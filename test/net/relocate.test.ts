@@ -1,9 +1,10 @@
 // Docker creates an endpoint's TUN in the host namespace and moves it into the container,
 // renamed (wgm0, ...), while the datapath holds it. The datapath's label-switching router must
 // follow: `wgmpls ip` inside the container then knows wgm0 as one of its devices.
-import { CLI, Netns, cleanupAll, isRoot, run, startTunnel, uniq, waitFor } from './harness';
+import { CLI, Netns, cleanupAll, run, startTunnel, uniq, waitFor } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 
-const d = isRoot() ? describe : describe.skip;
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(60_000);
 
 d('the LSR follows its TUN into another namespace', () => {

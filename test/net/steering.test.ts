@@ -2,10 +2,10 @@
 // puts it in with the table entry and takes it out with it, through netlink. A delete must find
 // the scope-link route the add made (iproute2 deletes with "any scope"; a delete naming another
 // scope is refused by the kernel as "no such route" and would leave the route behind).
-import { CLI, Netns, cleanupAll, isRoot, startTunnel, uniq } from './harness';
+import { CLI, Netns, cleanupAll, startTunnel, uniq } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 
-const d = isRoot() ? describe : describe.skip;
-if (!isRoot() && process.env.CI) throw new Error('CI must run the namespace tests as root');
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(60_000);
 
 d('steering routes of the userspace LSR', () => {

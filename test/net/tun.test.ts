@@ -3,6 +3,7 @@
 // Needs root (CAP_NET_ADMIN + setns); everything happens inside throwaway namespaces.
 
 import { runOutput } from './harness';
+import { describeWhere, needRoot } from '../canRun';
 import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -11,11 +12,7 @@ import { PI_LEN, TunDevice, piProto } from '../../datapath/tun/tunDevice';
 import { TUN_F } from '../../datapath/tun/native';
 
 const execFileP = promisify(execFile);
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (!isRoot) {
-  console.warn('test/net/tun.test.ts skipped: needs root (CAP_NET_ADMIN, setns) to create TUNs in namespaces');
-}
-const describeRoot = isRoot ? describe : describe.skip;
+const describeRoot = describeWhere(needRoot('root (CAP_NET_ADMIN, setns) to create TUNs in namespaces'));
 
 jest.setTimeout(30_000);
 

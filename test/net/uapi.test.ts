@@ -1,7 +1,6 @@
 // The real `wg` (wireguard-tools) against a UapiServer running in this process, on the real
-// /var/run/wireguard. Needs root (the directory) and the wg binary; skipped otherwise.
+// /var/run/wireguard. Needs root (the directory) and the wg binary (test/canRun.ts).
 
-import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -11,10 +10,9 @@ import { keyToHex, prefixToString } from '../../datapath/ipc/uapi';
 import { UapiServer } from '../../datapath/ipc/server';
 import { FakeTarget } from '../fakeUapiTarget';
 import { run } from './harness';
+import { describeWhere, firstReason, needProgram, needRoot } from '../canRun';
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const haveWg = isRoot && spawnSync('wg', ['--version']).status === 0;
-const maybe = haveWg ? describe : describe.skip;
+const maybe = describeWhere(firstReason(needRoot('root (the socket directory /var/run/wireguard)'), needProgram('wg', ['--version'])));
 
 const IF = `wgmt-uapi${process.pid % 1000}`;
 

@@ -3,7 +3,7 @@
 // programs and the built project (image.ts); the guest (guest/main.ts) runs every scenario in
 // one boot and reports each on the serial console. Needs root, qemu-system-x86 and
 // linux-image-amd64 (scripts/install-deps.sh); in CI a missing part fails the test, elsewhere
-// the test is skipped. Run alone: npx jest --selectProjects vm (WGMPLS_VM_ONLY=lsr|interop
+// the test is skipped (test/canRun.ts). Run alone: npx jest --selectProjects vm (WGMPLS_VM_ONLY=lsr|interop
 // narrows the guest's run, WGMPLS_VM_KEEP=1 keeps the image directory, WGMPLS_VM_VERBOSE=1 shows the console as it comes).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { buildImage, findKernel } from './image';
 import { boot, qemuAvailable } from './qemu';
 import { REPORT_PREFIX, ScenarioReport } from './guest/report';
+import { describeWhere, firstReason, needRoot } from '../canRun';
 
 const ROOT = resolve(__dirname, '..', '..');
 const GUEST_FILES = [
@@ -42,14 +43,13 @@ const EXPECTED: Record<string, string[]> = {
 };
 
 const kernel = findKernel();
-const ready = process.getuid?.() === 0 && qemuAvailable() && kernel !== null;
-if (!ready && process.env.CI === 'true') {
-  // In CI a test that cannot run where it is meant to fails.
-  test('the VM can run here', () => {
-    throw new Error(`VM tests need root, ${'/usr/bin/qemu-system-x86_64'} and a Debian kernel with mpls_router in /boot (scripts/install-deps.sh)`);
-  });
-}
-const d = ready ? describe : describe.skip;
+const d = describeWhere(
+  firstReason(
+    needRoot('root (qemu, the initramfs)'),
+    qemuAvailable() ? null : 'needs qemu-system-x86_64 (scripts/install-deps.sh)',
+    kernel === null ? 'needs a Debian kernel with mpls_router in /boot (linux-image-amd64, scripts/install-deps.sh)' : null,
+  ),
+);
 
 d('in a VM with the Debian kernel', () => {
   jest.setTimeout(600_000);
