@@ -3,12 +3,15 @@
 // whose input counter stands still for HANG_MS is hung: the worker is stopped and the run
 // fails, naming the seed and how many inputs had started (the same seed replays the same
 // inputs). Prints inputs, time and rate per target, and what the inputs reached.
+import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { TARGETS, targetNamed } from './targets';
 import type { WorkerJob, WorkerResult } from './worker';
 
 const HANG_MS = 10_000;
+/** The C target (fuzz/native: libFuzzer with ASan/UBSan over the TUN offload code), run after the JS ones. */
+const NATIVE = 'offload-c';
 
 function parseArgs(argv: string[]): { runs: number; seed: number; names: string[] } {
   let runs = 1_000_000;
@@ -22,9 +25,9 @@ function parseArgs(argv: string[]): { runs: number; seed: number; names: string[
       if (a === '--runs') runs = v;
       else seed = v;
     } else if (a.startsWith('-')) throw new Error(`unknown option ${a} (--runs N, --seed S, then target names)`);
-    else names.push(targetNamed(a).name);
+    else names.push(a === NATIVE ? NATIVE : targetNamed(a).name);
   }
-  return { runs, seed: seed | 0, names: names.length > 0 ? names : TARGETS.map((t) => t.name) };
+  return { runs, seed: seed | 0, names: names.length > 0 ? names : [...TARGETS.map((t) => t.name), NATIVE] };
 }
 
 function runOne(job: Omit<WorkerJob, 'progress'>): Promise<WorkerResult & { hung?: number }> {
@@ -62,6 +65,15 @@ async function main(): Promise<void> {
   console.log(`fuzzing ${names.join(', ')}: ${runs.toLocaleString('en')} inputs each, seed ${seed}`);
   let failed = 0;
   for (const name of names) {
+    if (name === NATIVE) {
+      const started = Date.now();
+      const script = join(__dirname, '..', '..', 'fuzz', 'native', 'run.sh');
+      const r = spawnSync('bash', [script, String(runs)], { stdio: 'inherit', env: { ...process.env, SEED: String(seed >>> 0) } });
+      const ok = r.status === 0;
+      console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${runs.toLocaleString('en')} inputs in ${((Date.now() - started) / 1000).toFixed(1)} s (libFuzzer; replay: SEED=${seed >>> 0} bash fuzz/native/run.sh ${runs})`);
+      if (!ok) failed++;
+      continue;
+    }
     const r = await runOne({ target: name, runs, seed });
     const rate = r.ms > 0 ? Math.round((r.runs * 1000) / r.ms) : 0;
     console.log(`${r.failed ? 'FAIL' : 'ok  '} ${name}: ${r.runs.toLocaleString('en')} inputs in ${(r.ms / 1000).toFixed(1)} s (${rate.toLocaleString('en')}/s)`);
