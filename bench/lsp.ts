@@ -17,8 +17,19 @@ const A_LO = '10.255.1.1';
 const B_LO = '10.255.2.1';
 
 /** `wgmpls ip --lsr userspace ARGS` inside a namespace. */
-async function wgmplsIp(ns: Ns, args: string): Promise<void> {
-  await ns.must(process.execPath, [CLI, 'ip', '--lsr', 'userspace', ...args.split(' ')], { timeoutMs: 20_000 });
+function wgmplsIp(ns: Ns, args: string): Promise<string> {
+  return ns.must(process.execPath, [CLI, 'ip', '--lsr', 'userspace', ...args.split(' ')], { timeoutMs: 20_000 });
+}
+
+/**
+ * Bytes switched by the route of `label`, from `wgmpls ip -s -f mpls route show` as iproute2
+ * prints it: the route's line, then "    packets N bytes M drops D".
+ */
+export function routeBytes(show: string, label: number): number | null {
+  const lines = show.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(`${label} `));
+  const m = at < 0 ? null : /\bbytes (\d+)/.exec(lines[at + 1] ?? '');
+  return m ? Number(m[1]) : null;
 }
 
 /** Sets up the LSP from a (ingress) through a new namespace t (transit) to b (egress). */
@@ -50,5 +61,10 @@ export async function startLsp(a: Ns, b: Ns, tag: string): Promise<Endpoints> {
     for (const d of daemons) await stopDaemon(d);
     throw err;
   }
-  return { src: A_LO, dst: B_LO, daemons };
+  // The TCP payload must have crossed t's swap: the frames it switched carry at least as much.
+  const verify = async (bytes: number): Promise<void> => {
+    const switched = routeBytes(await wgmplsIp(t, '-s -f mpls route show'), 101);
+    if (switched === null || switched < bytes) throw new Error(`the transit switched ${switched ?? 'no'} bytes with label 101, less than the ${bytes} iperf3 carried: the traffic did not take the LSP`);
+  };
+  return { src: A_LO, dst: B_LO, daemons, verify };
 }

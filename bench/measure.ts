@@ -42,6 +42,8 @@ async function measurePing(a: Ns, src: string, dst: string): Promise<PingResult>
 
 export interface IperfResult {
   bitsPerSecond: number;
+  /** TCP payload the server received. */
+  bytes: number;
   retransmits: number | null;
 }
 
@@ -88,7 +90,9 @@ async function measureIperf(a: Ns, b: Ns, src: string, dst: string, seconds: num
     if (typeof error === 'string') throw new Error(`iperf3 -c ${dst}: ${error}`);
     const bps = num(pick(json, 'end', 'sum_received', 'bits_per_second'));
     if (bps === null) throw new Error(`iperf3 -c ${dst}: no end.sum_received.bits_per_second in its JSON`);
-    return { bitsPerSecond: bps, retransmits: num(pick(json, 'end', 'sum_sent', 'retransmits')) };
+    const bytes = num(pick(json, 'end', 'sum_received', 'bytes'));
+    if (bytes === null) throw new Error(`iperf3 -c ${dst}: no end.sum_received.bytes in its JSON`);
+    return { bitsPerSecond: bps, bytes, retransmits: num(pick(json, 'end', 'sum_sent', 'retransmits')) };
   } finally {
     await stopProcess(server, 2000);
   }
@@ -164,6 +168,7 @@ export async function measureSetup(name: string, a: Ns, b: Ns, seconds: number, 
       });
     }
     log(`    ${(result.iperf.bitsPerSecond / 1e9).toFixed(3)} Gbit/s, ${result.iperf.retransmits ?? 'n/a'} retransmits, ${packets} segments sent`);
+    await ends.verify?.(result.iperf.bytes);
     log(`  ping -c ${PING_COUNT} -i ${PING_INTERVAL} again, after the load`);
     result.pingAfter = await measurePing(a, src, dst);
     log(`    avg ${result.pingAfter.avgMs.toFixed(3)} ms, mdev ${result.pingAfter.mdevMs.toFixed(3)} ms, loss ${result.pingAfter.lossPct}%`);

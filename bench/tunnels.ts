@@ -69,6 +69,8 @@ export interface Endpoints {
   src: string;
   dst: string;
   daemons: Daemon[];
+  /** Throws if the iperf3 run's `bytes` did not take the path the setup is about (the LSP's labels). */
+  verify?: (bytes: number) => Promise<void>;
 }
 
 /** Private keys live in one 0700 temporary directory, removed by cleanup(). */

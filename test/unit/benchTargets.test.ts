@@ -4,7 +4,7 @@ import { ROW, judge } from '../../bench/targets';
 
 function row(name: string, gbps: number, retransmits: number | null, coldMs: number, loadMs: number, extra: Partial<SetupResult> = {}): SetupResult {
   const ping = (avgMs: number): SetupResult['ping'] => ({ avgMs, mdevMs: 0.01, minMs: avgMs, maxMs: avgMs, lossPct: 0 });
-  return { name, iperf: { bitsPerSecond: gbps * 1e9, retransmits }, ping: ping(coldMs), pingAfter: ping(loadMs), notes: [], ...extra };
+  return { name, iperf: { bitsPerSecond: gbps * 1e9, bytes: gbps * 1.25e8, retransmits }, ping: ping(coldMs), pingAfter: ping(loadMs), notes: [], ...extra };
 }
 
 const byWhat = (list: ReturnType<typeof judge>['targets'], prefix: string): ReturnType<typeof judge>['targets'][number] => {
