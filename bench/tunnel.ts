@@ -96,6 +96,7 @@ const unavailable = (why: string) => (): Promise<never> => Promise.reject(new Er
 
 async function main(): Promise<number> {
   const seconds = benchSeconds();
+  const startLoad = loadAverage();
   log('wgmpls bench: veth, wireguard-go current and Debian, wgmpls, wgmpls LSP');
   await preflight();
   let current: WireguardGo | string;
@@ -126,6 +127,8 @@ async function main(): Promise<number> {
   results.push(await measureSetup(ROW.lsp, a, b, seconds, () => startLsp(a, b, tag)));
 
   printReport(results, seconds);
+  // Other work on the machine moves every figure: say how busy it was, so a run can be judged.
+  log(`\nload average (1 min): ${loadAverage()?.toFixed(2) ?? '?'} at the end, ${startLoad?.toFixed(2) ?? '?'} at the start`);
   return results.some((r) => r.error !== undefined) ? 1 : 0;
 }
 
