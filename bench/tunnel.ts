@@ -128,7 +128,7 @@ async function main(): Promise<number> {
 
   printReport(results, seconds);
   // Other work on the machine moves every figure: say how busy it was, so a run can be judged.
-  log(`\nload average (1 min): ${loadAverage()?.toFixed(2) ?? '?'} at the end, ${startLoad?.toFixed(2) ?? '?'} at the start`);
+  log(`\nload average (1 min): ${startLoad?.toFixed(2) ?? '?'} at the start, ${loadAverage()?.toFixed(2) ?? '?'} at the end (the bench's own work included)`);
   return results.some((r) => r.error !== undefined) ? 1 : 0;
 }
 
