@@ -38,6 +38,18 @@ export class Ns {
   }
 }
 
+/** A veth pair between two namespaces, up, with an IPv4 address (with prefix length) on each end. */
+export async function joinByVeth(a: Ns, b: Ns, names: [string, string], addrs: [string, string]): Promise<void> {
+  await must('ip', ['link', 'add', names[0], 'netns', a.name, 'type', 'veth', 'peer', 'name', names[1], 'netns', b.name]);
+  for (const [ns, ifname, addr] of [
+    [a, names[0], addrs[0]],
+    [b, names[1], addrs[1]],
+  ] as const) {
+    await ns.ip('addr', 'add', addr, 'dev', ifname);
+    await ns.ip('link', 'set', ifname, 'up');
+  }
+}
+
 /** Deletes every namespace this run created; one that will not go is reported, not fatal. */
 export async function deleteNamespaces(): Promise<void> {
   for (const name of [...namespaces]) {

@@ -1,8 +1,7 @@
 // The bench's child processes: every one it starts is tracked here so that cleanup can stop it,
 // and the aborting flag here stops new steps once cleanup has begun. Also waiting on a
-// condition, stopping one process, and reading a process's CPU time.
+// condition and stopping one process.
 import { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { RunResult, run as runCommand } from '../datapath/sys/exec';
 
 /** Set once cleanup has begun: no new step may start after that. */
@@ -78,28 +77,4 @@ export function stopProcess(child: ChildProcess, graceMs = 5000): Promise<number
     });
     child.kill('SIGTERM');
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU time from /proc/<pid>/stat
-
-let clockTicks = 100;
-
-/** Replaces the usual 100 Hz guess with the system's own figure, when getconf gives one. */
-export async function readClockTicks(): Promise<void> {
-  const ticks = Number((await run('getconf', ['CLK_TCK'], { timeoutMs: 5000 })).stdout.trim());
-  if (Number.isInteger(ticks) && ticks > 0) clockTicks = ticks;
-}
-
-/** utime + stime of the whole process (all threads), in seconds; null when it is gone. */
-export function cpuSeconds(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "pid (comm) ": state is field 3, utime field 14, stime field 15.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / clockTicks;
-  } catch {
-    return null;
-  }
 }

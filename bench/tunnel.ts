@@ -1,35 +1,47 @@
-// `npm run bench`: throughput and latency of a wgmpls tunnel against a wireguard-go tunnel and
-// against the bare veth underneath both, in one run, on one pair of network namespaces.
+// `npm run bench`: throughput, latency, CPU and memory of wgmpls tunnels against current
+// upstream wireguard-go (the reference the targets of issue 11 are judged against), Debian's
+// older wireguard-go and the bare veth underneath them all, in one run, on one pair of network
+// namespaces (a third one for the LSP's transit):
 //
 //   namespace wgmb-<pid>-a  (10.252.0.1) ==== veth ==== (10.252.0.2)  namespace wgmb-<pid>-b
-//   1. veth          iperf3/ping straight over 10.252.0.1 -> 10.252.0.2
-//   2. wireguard-go  wireguard-go -f on both ends, tunnel 10.253.0.1 -> 10.253.0.2
-//   3. wgmpls        wgmpls datapath on both ends,  tunnel 10.254.0.1 -> 10.254.0.2
+//   1. veth                  iperf3/ping straight over 10.252.0.1 -> 10.252.0.2
+//   2. wireguard-go current  scripts/wireguard-go.sh's build, -f on both ends, 10.253.0.1 -> .2
+//   3. wireguard-go Debian   /usr/bin/wireguard-go -f on both ends,              10.253.0.1 -> .2
+//   4. wgmpls                wgmpls datapath on both ends,                        10.254.0.1 -> .2
+//   5. wgmpls LSP            push in a, swap in wgmb-<pid>-t, pop in b, over two wgmpls links,
+//                            each with its own veth (lsp.ts): 10.255.1.1 -> 10.255.2.1
 //
 // Each setup: a short warm-up ping (it also completes the handshake), `ping -c 50 -i 0.05`
-// (avg/mdev), then iperf3 TCP for BENCH_SECONDS (default 10) from a to b, then the same ping
-// again (a freshly started wgmpls runs unoptimized JS at first: the second ping shows the
-// warmed-up latency; the RTT target is judged on the first). The tunnel daemons' CPU time is
-// read from /proc/<pid>/stat around the iperf3 run. The ratios are printed with
-// PASS/MISS against the targets; the exit code is 0 whenever every setup could be measured
-// (missed targets included) and 1 when a setup failed to run.
+// (avg/mdev: RTT cold, the tunnel just started), then iperf3 TCP for BENCH_SECONDS (default 10)
+// from a to b, then the same ping again (RTT after load). Around the iperf3 run: the tunnel
+// processes' CPU time (/proc/<pid>/stat) and the TCP segments a sent, then their RSS. The
+// targets are printed with PASS/FAIL (targets.ts); the exit code is 0 whenever every setup
+// could be measured (missed targets included) and 1 when a setup failed to run.
 //
-// Everything started here (namespaces, daemons, iperf3) is removed at the end, on an error,
-// on Ctrl-C/SIGTERM, and by a watchdog if a step ever overruns (cleanup.ts). The addresses are
-// private and exist only inside the two namespaces. Self-contained: bench/ does not import the
-// test harness.
+// Current wireguard-go is built first if it is not cached (scripts/wireguard-go.sh: Go and the
+// module proxy; seconds once, nothing afterwards). Everything started here (namespaces,
+// daemons, iperf3) is removed at the end, on an error, on Ctrl-C/SIGTERM, and by a watchdog if
+// a step ever overruns (cleanup.ts). The addresses are private and exist only inside the
+// namespaces. Self-contained: bench/ does not import the test harness (the tests import
+// wireguardGo.ts from here).
 //
-// The modules: processes.ts (children, commands, waiting, CPU time), netns.ts (namespaces),
-// tunnels.ts (wireguard-go and wgmpls daemons), measure.ts (ping, iperf3, one setup),
-// report.ts (the table, ratios and targets), cleanup.ts (removing it all), log.ts (output).
+// The modules: processes.ts (children, commands, waiting), procfs.ts (CPU time, RSS, segments
+// sent), netns.ts (namespaces, veths), wireguardGo.ts (which wireguard-go binaries), tunnels.ts
+// (wireguard-go and wgmpls daemons, one tunnel), lsp.ts (the LSP setup), measure.ts (ping,
+// iperf3, one setup), targets.ts (rows and targets), report.ts (the table and verdicts),
+// cleanup.ts (removing it all), log.ts (output).
 import { existsSync, readFileSync } from 'node:fs';
 import { cleanUpAndExit, cleanup, cleanupSync, onSignal } from './cleanup';
 import { log } from './log';
+import { startLsp } from './lsp';
 import { SetupResult, measureSetup } from './measure';
-import { Ns } from './netns';
-import { must, readClockTicks, run } from './processes';
+import { Ns, joinByVeth } from './netns';
+import { readClockTicks } from './procfs';
+import { run } from './processes';
 import { printReport } from './report';
-import { CLI, startTunnel } from './tunnels';
+import { ROW } from './targets';
+import { CLI, Link, startTunnel } from './tunnels';
+import { WireguardGo, buildCurrentWireguardGo, findWireguardGo, wireguardGoVersion } from './wireguardGo';
 
 function benchSeconds(): number {
   const raw = process.env.BENCH_SECONDS ?? '10';
@@ -43,7 +55,6 @@ async function preflight(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   for (const [cmd, args] of [
     ['iperf3', ['--version']],
-    ['wireguard-go', ['--version']],
     ['wg', ['--version']],
     ['ping', ['-V']],
     ['ss', ['-V']],
@@ -70,40 +81,54 @@ function loadAverage(): number | null {
   }
 }
 
-async function environment(): Promise<string> {
+async function environment(wgGo: (WireguardGo | null)[]): Promise<string> {
   const first = async (cmd: string, args: string[]): Promise<string> => (await run(cmd, args, { timeoutMs: 5000 })).stdout.trim().split('\n')[0] ?? '';
   const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?';
   const cores = (await first('nproc', [])) || '?';
   return [
-    `kernel ${await first('uname', ['-r'])}, ${cpu}, ${cores} CPUs, node ${process.version}`,
-    `${await first('wireguard-go', ['--version'])}, ${await first('iperf3', ['--version'])}`,
+    `kernel ${await first('uname', ['-r'])}, ${cpu}, ${cores} CPUs, node ${process.version}, ${await first('iperf3', ['--version'])}`,
+    ...wgGo.filter((w): w is WireguardGo => w !== null).map((w) => `wireguard-go ${w.name}: ${wireguardGoVersion(w.binary)} (${w.binary})`),
   ].join('\n');
 }
 
+/** A setup that cannot run: measureSetup records the reason as the row's failure. */
+const unavailable = (why: string) => (): Promise<never> => Promise.reject(new Error(why));
+
 async function main(): Promise<number> {
   const seconds = benchSeconds();
-  log('wgmpls bench: veth vs wireguard-go vs wgmpls datapath');
+  const startLoad = loadAverage();
+  log('wgmpls bench: veth, wireguard-go current and Debian, wgmpls, wgmpls LSP');
   await preflight();
-  log(await environment());
+  let current: WireguardGo | string;
+  log('current wireguard-go: scripts/wireguard-go.sh (built once, then cached)');
+  try {
+    current = await buildCurrentWireguardGo();
+  } catch (err) {
+    current = (err as Error).message;
+  }
+  const debianFound = findWireguardGo('Debian');
+  const debian = 'missing' in debianFound ? debianFound.missing : debianFound;
+  log(await environment([current, debian].map((w) => (typeof w === 'string' ? null : w))));
 
   const tag = String(process.pid);
   const a = await Ns.create(`wgmb-${tag}-a`);
   const b = await Ns.create(`wgmb-${tag}-b`);
-  const vethA = `wgmbv${tag}a`;
-  const vethB = `wgmbv${tag}b`;
-  await must('ip', ['link', 'add', vethA, 'netns', a.name, 'type', 'veth', 'peer', 'name', vethB, 'netns', b.name]);
-  await a.ip('addr', 'add', '10.252.0.1/24', 'dev', vethA);
-  await b.ip('addr', 'add', '10.252.0.2/24', 'dev', vethB);
-  await a.ip('link', 'set', vethA, 'up');
-  await b.ip('link', 'set', vethB, 'up');
-  log(`namespaces ${a.name} / ${b.name}, veth ${vethA} 10.252.0.1 <-> ${vethB} 10.252.0.2`);
+  await joinByVeth(a, b, [`wgmbv${tag}a`, `wgmbv${tag}b`], ['10.252.0.1/24', '10.252.0.2/24']);
+  log(`namespaces ${a.name} / ${b.name}, veth 10.252.0.1 <-> 10.252.0.2`);
+  const link = (prefix: string, names: [string, string]): Link => ({ a, b, underlay: ['10.252.0.1', '10.252.0.2'], port: 51820, prefix, names });
+  const wireguardGoRow = (w: WireguardGo | string, names: [string, string]) =>
+    typeof w === 'string' ? unavailable(w) : () => startTunnel({ kind: 'wireguard-go', binary: w.binary }, link('10.253.0', names));
 
   const results: SetupResult[] = [];
-  results.push(await measureSetup('veth', a, b, seconds, async () => ({ src: '10.252.0.1', dst: '10.252.0.2', daemons: [] })));
-  results.push(await measureSetup('wireguard-go', a, b, seconds, () => startTunnel(a, b, 'wireguard-go', '10.253.0', [`wgmbg${tag}a`, `wgmbg${tag}b`])));
-  results.push(await measureSetup('wgmpls', a, b, seconds, () => startTunnel(a, b, 'wgmpls', '10.254.0', [`wgmbm${tag}a`, `wgmbm${tag}b`])));
+  results.push(await measureSetup(ROW.veth, a, b, seconds, async () => ({ src: '10.252.0.1', dst: '10.252.0.2', daemons: [] })));
+  results.push(await measureSetup(ROW.current, a, b, seconds, wireguardGoRow(current, [`wgmbg${tag}a`, `wgmbg${tag}b`])));
+  results.push(await measureSetup(ROW.debian, a, b, seconds, wireguardGoRow(debian, [`wgmbd${tag}a`, `wgmbd${tag}b`])));
+  results.push(await measureSetup(ROW.wgmpls, a, b, seconds, () => startTunnel({ kind: 'wgmpls' }, link('10.254.0', [`wgmbm${tag}a`, `wgmbm${tag}b`]))));
+  results.push(await measureSetup(ROW.lsp, a, b, seconds, () => startLsp(a, b, tag)));
 
   printReport(results, seconds);
+  // Other work on the machine moves every figure: say how busy it was, so a run can be judged.
+  log(`\nload average (1 min): ${startLoad?.toFixed(2) ?? '?'} at the start, ${loadAverage()?.toFixed(2) ?? '?'} at the end (the bench's own work included)`);
   return results.some((r) => r.error !== undefined) ? 1 : 0;
 }
 
@@ -111,7 +136,8 @@ onSignal('SIGINT', 130);
 onSignal('SIGTERM', 143);
 process.on('exit', cleanupSync);
 
-// Watchdog: three setups, each bounded by its steps' own timeouts; this only guards against a bug.
+// Watchdog: five setups, each bounded by its steps' own timeouts, and at most 10 minutes of
+// building wireguard-go; this only guards against a bug.
 const watchdogSeconds = (() => {
   const n = Number(process.env.BENCH_SECONDS ?? '10');
   return Number.isFinite(n) && n > 0 ? Math.min(n, 600) : 10;
@@ -121,7 +147,7 @@ const watchdog = setTimeout(
     process.stderr.write('bench: watchdog expired, cleaning up\n');
     cleanUpAndExit(1);
   },
-  (3 * (watchdogSeconds + 150) + 60) * 1000,
+  (5 * (watchdogSeconds + 150) + 660) * 1000,
 );
 watchdog.unref();
 

@@ -1,6 +1,6 @@
-// The two tunnels under test, wireguard-go and the wgmpls datapath: one daemon per namespace,
-// keyed and addressed with `wg` and `ip`. The UAPI sockets and private keys they leave behind
-// are remembered here for cleanup.
+// The tunnels under test, wireguard-go (current or Debian's) and the wgmpls datapath: one daemon
+// per end, keyed and addressed with `wg` and `ip`. The UAPI sockets and private keys they leave
+// behind are remembered here for cleanup.
 import { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,9 @@ const UAPI_DIR = '/var/run/wireguard';
 
 export type Kind = 'wireguard-go' | 'wgmpls';
 
+/** What runs one end of a tunnel: this checkout's datapath, or a wireguard-go binary (bench/wireguardGo.ts). */
+export type Implementation = { kind: 'wgmpls' } | { kind: 'wireguard-go'; binary: string };
+
 export interface Daemon {
   kind: Kind;
   ns: Ns;
@@ -26,12 +29,13 @@ export interface Daemon {
 /** UAPI sockets of daemons this run started (removed if a daemon had to be killed). */
 const sockets = new Set<string>();
 
-async function startDaemon(ns: Ns, kind: Kind, ifname: string): Promise<Daemon> {
+async function startDaemon(ns: Ns, impl: Implementation, ifname: string): Promise<Daemon> {
   checkNotAborted();
+  const kind = impl.kind;
   const sock = join(UAPI_DIR, `${ifname}.sock`);
   if (existsSync(sock)) throw new Error(`${sock} already exists (a leftover daemon?)`);
   const env = { ...process.env, WG_PROCESS_FOREGROUND: '1' };
-  const proc = kind === 'wgmpls' ? ns.spawn(process.execPath, [CLI, 'datapath', ifname], env) : ns.spawn('wireguard-go', ['-f', ifname], env);
+  const proc = impl.kind === 'wgmpls' ? ns.spawn(process.execPath, [CLI, 'datapath', ifname], env) : ns.spawn(impl.binary, ['-f', ifname], env);
   sockets.add(sock);
   const tail: string[] = [];
   const keep = (d: Buffer): void => {
@@ -65,6 +69,8 @@ export interface Endpoints {
   src: string;
   dst: string;
   daemons: Daemon[];
+  /** Throws if the iperf3 run's `bytes` did not take the path the setup is about (the LSP's labels). */
+  verify?: (bytes: number) => Promise<void>;
 }
 
 /** Private keys live in one 0700 temporary directory, removed by cleanup(). */
@@ -88,30 +94,50 @@ export function removeSocketsAndKeys(): void {
   keyDir = null;
 }
 
-/** Both ends of one tunnel of `kind`, addresses prefix.1 (a) and prefix.2 (b), over the underlay. */
-export async function startTunnel(a: Ns, b: Ns, kind: Kind, prefix: string, names: [string, string]): Promise<Endpoints> {
+/** One tunnel between two namespaces already joined by an underlay. */
+export interface Link {
+  a: Ns;
+  b: Ns;
+  /** The underlay addresses of a and b (on a veth between them). */
+  underlay: [string, string];
+  /** The UDP port of both ends. */
+  port: number;
+  /** Tunnel addresses: prefix.1/24 in a, prefix.2/24 in b. */
+  prefix: string;
+  /** The TUN names in a and b. */
+  names: [string, string];
+  /**
+   * Each end's allowed-ips for its peer: the peer's tunnel address, or with 'everything'
+   * 0.0.0.0/0, which also makes the peer the MPLS peer (the seed's rule), as an LSP needs.
+   */
+  allowed?: 'peer' | 'everything';
+}
+
+/** Both ends of one tunnel: addresses prefix.1 (a) and prefix.2 (b), over the link's underlay. */
+export async function startTunnel(impl: Implementation, link: Link): Promise<Endpoints> {
   const daemons: Daemon[] = [];
+  const ends = [link.a, link.b];
   try {
-    daemons.push(await startDaemon(a, kind, names[0]));
-    daemons.push(await startDaemon(b, kind, names[1]));
+    for (let i = 0; i < 2; i++) daemons.push(await startDaemon(ends[i], impl, link.names[i]));
     const keys = [await genKeys(), await genKeys()];
     for (let i = 0; i < 2; i++) {
       const self = daemons[i];
       const other = 1 - i;
+      const allowed = link.allowed === 'everything' ? '0.0.0.0/0' : `${link.prefix}.${other + 1}/32`;
       await self.ns.must(
         'wg',
         [
-          'set', self.ifname, 'private-key', keys[i].privFile, 'listen-port', '51820',
-          'peer', keys[other].pub, 'allowed-ips', `${prefix}.${other + 1}/32`, 'endpoint', `10.252.0.${other + 1}:51820`,
+          'set', self.ifname, 'private-key', keys[i].privFile, 'listen-port', String(link.port),
+          'peer', keys[other].pub, 'allowed-ips', allowed, 'endpoint', `${link.underlay[other]}:${link.port}`,
         ],
         { timeoutMs: 10_000 },
       );
-      await self.ns.ip('addr', 'add', `${prefix}.${i + 1}/24`, 'dev', self.ifname);
+      await self.ns.ip('addr', 'add', `${link.prefix}.${i + 1}/24`, 'dev', self.ifname);
       await self.ns.ip('link', 'set', self.ifname, 'up');
     }
   } catch (err) {
     for (const d of daemons) await stopDaemon(d);
     throw err;
   }
-  return { src: `${prefix}.1`, dst: `${prefix}.2`, daemons };
+  return { src: `${link.prefix}.1`, dst: `${link.prefix}.2`, daemons };
 }

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 // the 10.x/fd00: addresses used here exist only inside these namespaces.
 import { ChildProcess, spawn } from 'node:child_process';
 import { RunResult, must, run } from '../../datapath/sys/exec';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from 'node:net';
@@ -106,7 +106,11 @@ export interface Tunnel {
   stop(): Promise<number | null>;
 }
 
-/** Starts `wgmpls datapath` or `wireguard-go -f` in a namespace and waits for its UAPI socket. */
+/**
+ * Starts `wgmpls datapath` or `wireguard-go -f` in a namespace and waits for its UAPI socket.
+ * `wireguardGo` is the wireguard-go binary (default: the one on PATH, Debian's; the current
+ * upstream one: bench/wireguardGo.ts).
+ */
 export async function startTunnel(
   ns: Netns,
   kind: Tunnel['kind'],
@@ -114,9 +118,10 @@ export async function startTunnel(
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 15_000,
   args: string[] = [],
+  wireguardGo = 'wireguard-go',
 ): Promise<Tunnel> {
   const fullEnv = { ...process.env, ...env, WG_PROCESS_FOREGROUND: '1' };
-  const proc = kind === 'wgmpls' ? ns.spawn('node', [CLI, 'datapath', ifname, ...args], fullEnv) : ns.spawn('wireguard-go', ['-f', ifname, ...args], fullEnv);
+  const proc = kind === 'wgmpls' ? ns.spawn('node', [CLI, 'datapath', ifname, ...args], fullEnv) : ns.spawn(wireguardGo, ['-f', ifname, ...args], fullEnv);
   const logs: string[] = [];
   proc.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
   proc.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
@@ -245,18 +250,19 @@ export interface Side {
   underlay: string;
 }
 
+/** `wireguardGo`: the binary of the wireguard-go side(s), as for startTunnel. */
 export async function pair(
   kindA: Tunnel['kind'],
   kindB: Tunnel['kind'],
-  opts: { envA?: NodeJS.ProcessEnv; envB?: NodeJS.ProcessEnv; argsA?: string[]; argsB?: string[]; mpls?: boolean } = {},
+  opts: { envA?: NodeJS.ProcessEnv; envB?: NodeJS.ProcessEnv; argsA?: string[]; argsB?: string[]; mpls?: boolean; wireguardGo?: string } = {},
 ): Promise<[Side, Side]> {
   const nsA = await Netns.create('a');
   const nsB = await Netns.create('b');
   await link(nsA, ['10.250.0.1/24'], nsB, ['10.250.0.2/24']);
   const ifA = `wga${uniq()}`;
   const ifB = `wgb${uniq()}`;
-  const tA = await startTunnel(nsA, kindA, ifA, opts.envA, undefined, opts.argsA);
-  const tB = await startTunnel(nsB, kindB, ifB, opts.envB, undefined, opts.argsB);
+  const tA = await startTunnel(nsA, kindA, ifA, opts.envA, undefined, opts.argsA, opts.wireguardGo);
+  const tB = await startTunnel(nsB, kindB, ifB, opts.envB, undefined, opts.argsB, opts.wireguardGo);
   const kA = await genKeys();
   const kB = await genKeys();
   const sides: [Side, Side] = [
@@ -318,11 +324,17 @@ export async function tcpTransfer(client: Side, server: Side, bytes: number): Pr
   srv.stdout?.on('data', (x: Buffer) => (out += x.toString()));
   let ready = false;
   srv.stderr?.on('data', (x: Buffer) => (ready ||= x.toString().includes('listening')));
-  await waitFor('tcp server', () => ready);
-  const clientJs = `const net=require('net'),fs=require('fs');const s=net.connect(5001,'${server.v4}',()=>fs.createReadStream('${file}').pipe(s));s.on('error',e=>{console.error(e);process.exit(1)});s.on('close',()=>process.exit(0))`;
-  await client.ns.must('node', ['-e', clientJs], { timeoutMs: 60_000 });
-  await waitFor('server digest', () => out.includes(' '), 20_000);
-  const [got, n] = out.trim().split(' ');
-  expect(Number(n)).toBe(bytes);
-  expect(got).toBe(want);
+  try {
+    await waitFor('tcp server', () => ready);
+    const clientJs = `const net=require('net'),fs=require('fs');const s=net.connect(5001,'${server.v4}',()=>fs.createReadStream('${file}').pipe(s));s.on('error',e=>{console.error(e);process.exit(1)});s.on('close',()=>process.exit(0))`;
+    await client.ns.must('node', ['-e', clientJs], { timeoutMs: 60_000 });
+    await waitFor('server digest', () => out.includes(' '), 20_000);
+    const [got, n] = out.trim().split(' ');
+    expect(Number(n)).toBe(bytes);
+    expect(got).toBe(want);
+  } finally {
+    // A failed transfer must not leave the server running in a namespace that is about to go.
+    if (srv.exitCode === null) srv.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
