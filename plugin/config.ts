@@ -1,5 +1,6 @@
 // Where the plugin keeps things on the host. Every path can be moved by an environment variable
 // so tests (and a containerised plugin) can run without touching the production locations.
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 export interface PluginPaths {
@@ -33,4 +34,20 @@ export function pluginPaths(env: NodeJS.ProcessEnv = process.env): PluginPaths {
  */
 export function isOurDriver(field: string | undefined, name: string): boolean {
   return field === name || (field !== undefined && field.startsWith(`${name}:`));
+}
+
+/** Most worker processes a plugin runs (WGMPLS_WORKERS): a crash takes down one worker's share. */
+export const MAX_WORKERS = 64;
+
+/**
+ * How many worker processes host the datapaths (docs/design.md section 2): WGMPLS_WORKERS, else
+ * one per core, at least two (a crash then takes down at most about half) and at most four
+ * (each costs about 60 MB of its own). A bad value is an error naming the variable.
+ */
+export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.WGMPLS_WORKERS;
+  if (raw === undefined || raw === '') return Math.min(4, Math.max(2, availableParallelism()));
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new Error(`WGMPLS_WORKERS must be an integer from 1 to ${MAX_WORKERS}, got "${raw}"`);
+  return n;
 }

@@ -56,6 +56,14 @@ export interface EndpointRecord {
 export interface StateFile {
   networks: Record<string, unknown>;
   endpoints: Record<string, EndpointRecord>;
+  /** The datapath worker processes by slot (absent when there are none). */
+  workers?: Record<string, { pid: number }>;
+}
+
+/** Whether `pid` runs a wgmpls datapath process: a worker, or a per-endpoint one for `ifname`. */
+export function runsDatapathProcess(pid: number, ifname?: string): boolean {
+  const argv = spawnSync('cat', [`/proc/${pid}/cmdline`], { encoding: 'utf8' }).stdout.split('\0');
+  return argv.includes('worker') || (ifname !== undefined && argv.includes('datapath') && argv.includes(ifname));
 }
 
 export class Plugin {
@@ -117,13 +125,16 @@ export class Plugin {
     return ep;
   }
 
-  /** Kills whatever datapath the state still names (there should be none after a clean teardown). */
+  /**
+   * Kills whatever datapath process (worker) the state still names (there should be none after a
+   * clean teardown); a cold start test uses it to play a reboot.
+   */
   killLeftoverDatapaths(): void {
-    for (const ep of Object.values(this.state().endpoints)) {
-      if (!ep.datapath) continue;
-      const argv = spawnSync('cat', [`/proc/${ep.datapath.pid}/cmdline`], { encoding: 'utf8' }).stdout.split('\0');
-      if (argv.includes('datapath') && argv.includes(ep.ifname)) process.kill(ep.datapath.pid, 'SIGKILL');
-    }
+    const st = this.state();
+    const pids = new Map<number, string | undefined>();
+    for (const w of Object.values(st.workers ?? {})) pids.set(w.pid, undefined);
+    for (const ep of Object.values(st.endpoints)) if (ep.datapath) pids.set(ep.datapath.pid, ep.ifname);
+    for (const [pid, ifname] of pids) if (runsDatapathProcess(pid, ifname)) process.kill(pid, 'SIGKILL');
   }
 }
 

@@ -369,6 +369,7 @@ maybe('nothing lost across dockerd restarts and a cold start (wgmpls plugin)', (
     const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
     const procs = (await run('ps', ['-eo', 'pid,args'])).stdout;
     const udp = (await run('ss', ['-uan'])).stdout;
+    expect(procs).not.toContain(join(plugin.dir, 'state', 'workers')); // the datapath workers too
     for (const e of eps) {
       expect(links).not.toContain(e.ifname);
       expect(procs).not.toContain(`datapath ${e.ifname}`);

@@ -1,0 +1,158 @@
+// The plugin's datapath worker processes, by slot: spawned on demand, recorded in the state
+// (pid + start time) so that a restarted plugin re-adopts them (they outlive it on purpose, as
+// the per-endpoint datapaths did), each watched through its control connection so that its
+// death is known at once. What to do about a death is the supervisor's business.
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Log } from '../../datapath/log';
+import { WORKER_PROTOCOL } from '../../datapath/worker/protocol';
+import type { PluginPaths } from '../config';
+import type { StateStore } from '../state/store';
+import type { DatapathRef } from '../state/types';
+import { isAlive, logTail, removeIfExists, runsWorker, spawnWorker, stopDatapath } from './process';
+import { WorkerClient } from './workerClient';
+
+/** How long a new worker may take to listen (Node's start; under heavy load, much more than usual). */
+const SPAWN_TIMEOUT_MS = 15_000;
+
+export interface WorkerHandle {
+  slot: number;
+  ref: DatapathRef;
+  client: WorkerClient;
+  /** The host-side interface names it runs an endpoint for. */
+  hosted: Set<string>;
+}
+
+export interface WarmUpSpec {
+  mtu: number;
+  listenAddress: string;
+  mplsPeers: 'seed' | 'any';
+}
+
+export class WorkerPool {
+  private readonly handles = new Map<number, WorkerHandle>();
+  /** Told when a worker's control connection drops without our asking (it died). */
+  onDeath: (slot: number) => void = () => undefined;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly paths: PluginPaths,
+    private readonly log: Log,
+    readonly size: number,
+  ) {}
+
+  controlPath(slot: number): string {
+    return join(this.store.dir, 'workers', `${slot}.sock`);
+  }
+
+  logFile(slot: number): string {
+    return join(this.paths.logDir, `worker-${slot}.log`);
+  }
+
+  /** The slot's worker when it runs and answers, else null. */
+  get(slot: number): WorkerHandle | null {
+    const h = this.handles.get(slot);
+    if (!h) return null;
+    if (h.client.closed || !isAlive(h.ref)) {
+      this.handles.delete(slot);
+      return null;
+    }
+    return h;
+  }
+
+  running(): WorkerHandle[] {
+    return [...this.handles.keys()].map((s) => this.get(s)).filter((h): h is WorkerHandle => h !== null);
+  }
+
+  /** Starts the slot's worker and connects to it. */
+  async spawn(slot: number, warm: WarmUpSpec, deferWarmUp: boolean): Promise<WorkerHandle> {
+    const control = this.controlPath(slot);
+    const old = this.store.workers().get(slot);
+    if (old && isAlive(old) && runsWorker(old, control)) await stopDatapath(old);
+    removeIfExists(control);
+    mkdirSync(dirname(control), { recursive: true, mode: 0o700 });
+    const logFile = this.logFile(slot);
+    const ref = spawnWorker({ cli: this.paths.cli, control, ...warm, deferWarmUp, logFile });
+    this.store.putWorker(slot, ref);
+    let client: WorkerClient;
+    try {
+      client = await WorkerClient.connect(control, SPAWN_TIMEOUT_MS, () => isAlive(ref));
+      const hello = await client.hello();
+      if (hello.pid !== ref.pid) throw new Error(`pid ${hello.pid} answers on ${control}, not the worker started (${ref.pid})`);
+    } catch (err) {
+      await stopDatapath(ref);
+      this.store.deleteWorker(slot);
+      removeIfExists(control);
+      throw new Error(`datapath worker ${slot} did not start: ${(err as Error).message}${logTail(logFile) ? `: ${logTail(logFile)}` : ''}`);
+    }
+    this.log.info({ worker: slot, pid: ref.pid, deferWarmUp }, 'datapath worker started');
+    return this.track(slot, ref, client, []);
+  }
+
+  /**
+   * Connects to the slot's worker recorded in the state, if it still runs and speaks this
+   * build's protocol; otherwise stops whatever of it is left and forgets it (null).
+   */
+  async adopt(slot: number, ref: DatapathRef): Promise<WorkerHandle | null> {
+    const control = this.controlPath(slot);
+    if (!isAlive(ref) || !runsWorker(ref, control)) {
+      this.store.deleteWorker(slot);
+      return null;
+    }
+    let why: string;
+    try {
+      const client = await WorkerClient.connect(control, 3000, () => isAlive(ref));
+      try {
+        const hello = await client.hello();
+        if (hello.pid === ref.pid && hello.protocol === WORKER_PROTOCOL) return this.track(slot, ref, client, hello.endpoints.map((e) => e.ifname));
+        why = hello.pid !== ref.pid ? `pid ${hello.pid} answers on its socket` : `it speaks protocol ${hello.protocol}, this build ${WORKER_PROTOCOL}`;
+      } catch (err) {
+        why = (err as Error).message;
+      }
+      client.close();
+    } catch (err) {
+      why = (err as Error).message;
+    }
+    this.log.warn({ worker: slot, pid: ref.pid, why }, 'datapath worker runs but cannot be kept; stopping it');
+    await stopDatapath(ref);
+    this.store.deleteWorker(slot);
+    removeIfExists(control);
+    return null;
+  }
+
+  /** Stops the slot's worker (its endpoints go with it) and forgets it; its log goes too. */
+  async stop(slot: number): Promise<void> {
+    const h = this.handles.get(slot);
+    this.handles.delete(slot); // before the connection drops: not a death
+    h?.client.close();
+    const ref = h?.ref ?? this.store.workers().get(slot);
+    const control = this.controlPath(slot);
+    if (ref && isAlive(ref) && runsWorker(ref, control)) {
+      const how = await stopDatapath(ref);
+      if (how === 'killed') this.log.warn({ worker: slot, pid: ref.pid }, 'datapath worker ignored SIGTERM; killed');
+    }
+    this.store.deleteWorker(slot);
+    removeIfExists(control);
+    removeIfExists(this.logFile(slot));
+    this.log.info({ worker: slot }, 'datapath worker stopped');
+  }
+
+  /** Drops the connections (the plugin is leaving; the workers stay). */
+  detach(): void {
+    const hs = [...this.handles.values()];
+    this.handles.clear();
+    for (const h of hs) h.client.close();
+  }
+
+  private track(slot: number, ref: DatapathRef, client: WorkerClient, hosted: string[]): WorkerHandle {
+    const h: WorkerHandle = { slot, ref, client, hosted: new Set(hosted) };
+    this.handles.set(slot, h);
+    client.onClose(() => {
+      if (this.handles.get(slot) !== h) return; // stopped or replaced on purpose
+      this.handles.delete(slot);
+      this.log.warn({ worker: slot, pid: ref.pid, lastLog: logTail(this.logFile(slot), 1).slice(0, 400) }, 'datapath worker went away');
+      this.onDeath(slot);
+    });
+    return h;
+  }
+}
