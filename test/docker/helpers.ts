@@ -51,6 +51,9 @@ export interface EndpointRecord {
   port: number;
   address?: string;
   datapath?: { pid: number };
+  /** The worker slot hosting its datapath. */
+  worker?: number;
+  containerId?: string;
 }
 
 export interface StateFile {
@@ -71,8 +74,14 @@ export class Plugin {
   logs = '';
   private tmp: string | null = null;
 
-  /** socket: where dockerd finds this instance; its file name (without .sock) is the driver name. */
-  constructor(readonly socket = DEFAULT_SOCKET) {}
+  /**
+   * socket: where dockerd finds this instance; its file name (without .sock) is the driver name.
+   * extraEnv: more of the plugin's environment (WGMPLS_WORKERS...).
+   */
+  constructor(
+    readonly socket = DEFAULT_SOCKET,
+    private readonly extraEnv: NodeJS.ProcessEnv = {},
+  ) {}
 
   get driver(): string {
     return basename(this.socket, '.sock');
@@ -85,7 +94,7 @@ export class Plugin {
   }
 
   get env(): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, WGMPLS_STATE_DIR: join(this.dir, 'state'), WGMPLS_LOG_DIR: join(this.dir, 'logs') };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.extraEnv, WGMPLS_STATE_DIR: join(this.dir, 'state'), WGMPLS_LOG_DIR: join(this.dir, 'logs') };
     if (this.socket !== DEFAULT_SOCKET) env.WGMPLS_PLUGIN_SOCKET = this.socket;
     return env;
   }
