@@ -36,18 +36,26 @@ export function isOurDriver(field: string | undefined, name: string): boolean {
   return field === name || (field !== undefined && field.startsWith(`${name}:`));
 }
 
-/** Most worker processes a plugin runs (WGMPLS_WORKERS): a crash takes down one worker's share. */
+/** Most worker processes a plugin runs. */
 export const MAX_WORKERS = 64;
 
-/**
- * How many worker processes host the datapaths (docs/design.md section 2): WGMPLS_WORKERS, else
- * one per core, at least two (a crash then takes down at most about half) and at most four
- * (each costs about 60 MB of its own). A bad value is an error naming the variable.
- */
-export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.WGMPLS_WORKERS;
-  if (raw === undefined || raw === '') return Math.min(4, Math.max(2, availableParallelism()));
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new Error(`WGMPLS_WORKERS must be an integer from 1 to ${MAX_WORKERS}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return n;
+}
+
+/**
+ * How the datapath workers are used (docs/design.md section 2; plugin/datapaths/placement.ts):
+ * WGMPLS_WORKERS of them at least (default one per core, from two - a crash then takes down at
+ * most about half - to four), one more for every WGMPLS_WORKER_ENDPOINTS endpoints (default 48:
+ * a killed worker's TUNs take the kernel some 20 ms each to tear down, and its endpoints are back
+ * only after that), at most 64. A bad value is an error naming the variable.
+ */
+export function workerShape(env: NodeJS.ProcessEnv = process.env): { base: number; perWorker: number; max: number } {
+  const base = intFromEnv(env, 'WGMPLS_WORKERS', 1, MAX_WORKERS) ?? Math.min(4, Math.max(2, availableParallelism()));
+  const perWorker = intFromEnv(env, 'WGMPLS_WORKER_ENDPOINTS', 1, 100_000) ?? 48;
+  return { base, perWorker, max: MAX_WORKERS };
 }

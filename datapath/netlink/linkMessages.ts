@@ -1,7 +1,7 @@
 // RTM_GETLINK by name or for every link, and what the answers say; RTM_NEWLINK / RTM_DELLINK on
-// an existing link (moved, renamed, up, deleted). Pure.
+// an existing link (renamed, up, deleted). Pure.
 import { Flags, FlagsGet, NetlinkMessage, parseAttributes, rt } from 'netlink';
-import { Attr, Request, buildRequest, cstr, u32 } from './message';
+import { Attr, Request, buildRequest, cstr } from './message';
 
 const IFLA_IFNAME = 3;
 
@@ -49,8 +49,6 @@ export function parseLinks(reply: readonly NetlinkMessage[]): LinkInfo[] {
   return out;
 }
 
-const IFLA_NET_NS_FD = 28;
-
 /** struct ifinfomsg for a change to link `index`: IFF_UP set or cleared when `up` is given. */
 function ifinfomsg(index: number, up?: boolean): Buffer {
   const b = Buffer.alloc(16);
@@ -63,8 +61,6 @@ function ifinfomsg(index: number, up?: boolean): Buffer {
 }
 
 export interface LinkChange {
-  /** Move the link into the namespace open at this file descriptor (`ip link set netns`). */
-  netnsFd?: number;
   /** Rename it (`ip link set name`; the link must be down). */
   name?: string;
   /** Bring it up or down. */
@@ -74,7 +70,6 @@ export interface LinkChange {
 /** `ip link set dev <index> ...` as a request: RTM_NEWLINK on an existing link, as iproute2 sends it. */
 export function setLinkRequest(index: number, change: LinkChange): Request {
   const attrs: Attr[] = [];
-  if (change.netnsFd !== undefined) attrs.push({ type: IFLA_NET_NS_FD, name: 'IFLA_NET_NS_FD', data: u32(change.netnsFd) });
   if (change.name !== undefined) attrs.push({ type: IFLA_IFNAME, name: 'IFLA_IFNAME', data: cstr(change.name) });
   return buildRequest(rt.MessageType.NEWLINK, Flags.REQUEST | Flags.ACK, ifinfomsg(index, change.up), attrs);
 }

@@ -28,10 +28,7 @@ export function listAddrs(netnsPath: string | undefined): AddrInfo[] {
   return parseAddrs(transact(dumpAddrsRequest(), netnsPath));
 }
 
-/**
- * Changes link `name` of the namespace (`ip link set`): moves it into another namespace (given
- * as an open file descriptor of ours), renames it, brings it up or down.
- */
+/** Changes link `name` of the namespace (`ip link set`): renames it, brings it up or down. */
 export function setLink(name: string, change: LinkChange, netnsPath: string | undefined): void {
   transact(setLinkRequest(ifIndex(name, netnsPath), change), netnsPath);
 }

@@ -3,12 +3,19 @@
 // umask 077 and chmod 0600, in the plugin's 0700 state directory.
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import { constants as osConstants } from 'node:os';
 import type { Log } from '../log';
 import type { WorkerHost } from './host';
 import { LineSplitter, ProtocolError, WORKER_PROTOCOL, WorkerAnswer, WorkerRequest, parseRequest, requestId } from './protocol';
 
+const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, n]): [number, string] => [n, name]));
+
+/** The error's code (EADDRINUSE...): its own, or its errno's name (a UDP bind refused). */
 function codeOf(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+  if (typeof err !== 'object' || err === null) return undefined;
+  if ('code' in err) return String((err as { code: unknown }).code);
+  if ('errno' in err && typeof (err as { errno: unknown }).errno === 'number') return errnoNames.get(Math.abs((err as { errno: number }).errno));
+  return undefined;
 }
 
 export class ControlServer {
@@ -83,7 +90,8 @@ async function answer(req: WorkerRequest, host: WorkerHost, log: Log): Promise<W
     case 'list':
       return { id: req.id, ok: true, endpoints: host.list() };
     case 'add': {
-      const port = await host.add({ ifname: req.ifname, mtu: req.mtu, listenAddress: req.listenAddress, mplsPeers: req.mplsPeers }, req.warmUp);
+      const { id: _id, op: _op, warmUp, ...spec } = req;
+      const port = await host.add(spec, warmUp);
       log.info({ ifname: req.ifname, port, endpoints: host.size }, 'endpoint added');
       return { id: req.id, ok: true, port };
     }

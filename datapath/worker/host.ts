@@ -54,6 +54,9 @@ export class WorkerHost {
       if (warmUp) await this.warmUp();
       const dp = await startDatapath({
         ifname: spec.ifname,
+        tunName: spec.tunName,
+        netnsPath: spec.netns,
+        listenPort: spec.port,
         mtu: spec.mtu,
         listenAddress: spec.listenAddress,
         mplsPeers: spec.mplsPeers,

@@ -10,12 +10,20 @@ export const WORKER_PROTOCOL = 1;
 export type MplsPeers = 'seed' | 'any';
 
 export interface EndpointSpec {
-  /** The TUN's name as created in the host namespace; also its UAPI socket's name. */
+  /** Its UAPI socket's name, and the TUN's unless `tunName` says otherwise. */
   ifname: string;
   mtu: number;
   /** The underlay address its UDP socket binds. */
   listenAddress: string;
   mplsPeers: MplsPeers;
+  /** The UDP port to bind from the start (absent: any, until its configuration names one). */
+  port?: number;
+  /**
+   * Create the TUN inside this network namespace (an nsfs path) instead of the worker's, named
+   * `tunName`: an endpoint put back into its container after a crash.
+   */
+  netns?: string;
+  tunName?: string;
 }
 
 export type WorkerRequest =
@@ -85,16 +93,28 @@ export function parseRequest(line: string): WorkerRequest {
       if (isIP(listenAddress) === 0) throw new ProtocolError('listenAddress must be an IP address');
       const mplsPeers = field(o, 'mplsPeers', (v): v is MplsPeers => v === 'seed' || v === 'any', "'seed' or 'any'");
       const warmUp = field(o, 'warmUp', isBool, 'true or false');
-      return { id, op, ifname: ifnameField(o), mtu, listenAddress, mplsPeers, warmUp };
+      const req: WorkerRequest = { id, op, ifname: ifnameField(o), mtu, listenAddress, mplsPeers, warmUp };
+      if (o.port !== undefined) {
+        const port = field(o, 'port', isInt, 'an integer');
+        if (port < 0 || port > 65535) throw new ProtocolError('port must be an integer from 0 to 65535');
+        req.port = port;
+      }
+      if (o.netns !== undefined || o.tunName !== undefined) {
+        const netns = field(o, 'netns', isString, 'a string');
+        if (!netns.startsWith('/') || netns.includes('\0') || netns.length > 4096) throw new ProtocolError('netns must be an absolute path');
+        req.netns = netns;
+        req.tunName = ifnameField(o, 'tunName');
+      }
+      return req;
     }
     default:
       throw new ProtocolError(`unknown op ${JSON.stringify(op).slice(0, 40)}`);
   }
 }
 
-function ifnameField(o: Record<string, unknown>): string {
-  const ifname = field(o, 'ifname', isString, 'a string');
-  if (!IFNAME.test(ifname)) throw new ProtocolError('ifname must be 1-15 characters of letters, digits, _ . = -');
+function ifnameField(o: Record<string, unknown>, name = 'ifname'): string {
+  const ifname = field(o, name, isString, 'a string');
+  if (!IFNAME.test(ifname)) throw new ProtocolError(`${name} must be 1-15 characters of letters, digits, _ . = -`);
   return ifname;
 }
 

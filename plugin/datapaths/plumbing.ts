@@ -1,30 +1,24 @@
-// Puts a restarted datapath's TUN back where Docker had put the original: the TUN dies with the
-// process that held it, taking the container's interface (name, addresses, up state) along, and
-// dockerd never redoes a Join. We redo what Docker did: move it into the sandbox, give it the
-// name Docker chose, the IPAM addresses, and bring it up. By rtnetlink from this process (the
-// addon's socket, opened inside the sandbox for the steps there), so putting a worker's worth of
+// Puts a restarted datapath's TUN back as Docker had set it up: the TUN dies with the process
+// that held it, taking the container's interface (name, addresses, up state) along, and dockerd
+// never redoes a Join. The worker creates the new TUN inside the sandbox under the name Docker
+// chose; here it gets the IPAM addresses and is brought up, as Docker did. By rtnetlink from this
+// process (the addon's socket, opened inside the sandbox), so putting a worker's worth of
 // endpoints back spawns no `ip` or `nsenter` at all.
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { netlinkAddon } from '../../datapath/netlink/native';
 import { addAddress, setLink } from '../../datapath/netlink/links';
 import { DockerdLookup, trustedDockerdPids } from '../docker/dockerdProcess';
 
 export interface Replumb {
-  hostIfname: string;
+  /** A usable path of the container's namespace (sandboxPath). */
   sandboxKey: string;
+  /** The TUN's name there (wgm0...). */
   containerIfname: string;
   /** With prefix length, as IPAM gave them. */
   addresses: string[];
 }
 
-export async function plumbIntoSandbox(r: Replumb): Promise<void> {
-  const nsFd = openSync(r.sandboxKey, 'r');
-  try {
-    setLink(r.hostIfname, { netnsFd: nsFd }, undefined);
-  } finally {
-    closeSync(nsFd);
-  }
-  setLink(r.hostIfname, { name: r.containerIfname }, r.sandboxKey);
+export function setUpInSandbox(r: Replumb): void {
   if (r.addresses.some((a) => a.includes(':'))) {
     // Docker turns IPv6 off for the whole sandbox (all/default) and on again per interface of an
     // IPv6 network; a new interface inherits "off". /proc/sys/net is that of the opener's netns.

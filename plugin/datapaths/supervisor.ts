@@ -8,28 +8,33 @@ import type { Log } from '../../datapath/log';
 import { deleteLink } from '../../datapath/netlink/links';
 import type { EndpointSpec } from '../../datapath/worker/protocol';
 import { DriverError } from '../api/errors';
-import { PluginPaths, workerCount } from '../config';
+import { PluginPaths, workerShape } from '../config';
 import type { Mutex } from '../lock';
 import { desiredPeers } from '../driver/mesh';
 import type { StateStore } from '../state/store';
 import type { EndpointState, NetworkState } from '../state/types';
-import { chooseSlot } from './placement';
-import { plumbIntoSandbox, sandboxPath } from './plumbing';
+import { PoolShape, chooseSlot } from './placement';
+import { sandboxPath, setUpInSandbox } from './plumbing';
 import { isAlive, linkExists, removeIfExists, runsDatapath, stopDatapath } from './process';
 import { TableKeeper } from './tableKeeper';
 import { namespaceCookie } from './tables';
 import { UapiClient, UapiError, uapiSocketPath } from './uapiClient';
 import { WarmUpSpec, WorkerHandle, WorkerPool } from './workers';
+import { WorkerError } from './workerClient';
 
 const EADDRINUSE = 98;
 /** After a failed restart, the endpoint is left alone this long (the lock is not held meanwhile). */
 const RETRY_AFTER_MS = 2000;
+/** How long a restart waits for the TUN its dead predecessor held to go (see bringUp). */
+const OLD_TUN_GRACE_MS = 10_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface SupervisorOptions {
   /** How often dead workers and missing endpoints are looked for (a death is also noticed at once). */
   intervalMs?: number;
-  /** Worker processes (default: config.ts workerCount()). */
-  workers?: number;
+  /** How many workers (default: config.ts workerShape(), from the environment). */
+  workers?: PoolShape;
 }
 
 const warmUpOf = (n: NetworkState): WarmUpSpec => ({ mtu: n.mtu, listenAddress: n.underlay, mplsPeers: n.mplsPeers });
@@ -51,7 +56,7 @@ export class Supervisor {
   ) {
     this.intervalMs = opts.intervalMs ?? 500;
     this.tables = new TableKeeper(store, log);
-    this.pool = new WorkerPool(store, paths, log, opts.workers ?? workerCount());
+    this.pool = new WorkerPool(store, paths, log, opts.workers ?? workerShape());
     this.pool.onDeath = () => this.checkSoon();
   }
 
@@ -71,7 +76,7 @@ export class Supervisor {
    */
   async start(ep: EndpointState): Promise<EndpointState> {
     const network = this.network(ep);
-    const slot = ep.worker ?? chooseSlot(ep, this.store.endpoints(), this.pool.size, (s) => this.pool.get(s) !== null);
+    const slot = ep.worker ?? chooseSlot(ep, this.store.endpoints(), this.pool.shape, (s) => this.pool.get(s) !== null);
     const h = this.pool.get(slot) ?? (await this.pool.spawn(slot, warmUpOf(network), false));
     const placed = this.store.patchEndpoint(ep.id, { worker: slot, datapath: h.ref }) ?? { ...ep, worker: slot, datapath: h.ref };
     try {
@@ -138,7 +143,7 @@ export class Supervisor {
           this.log.warn({ endpoint: short(ep.id), ifname: ep.ifname, pid: ep.datapath.pid }, 'a datapath process of its own (older build); moving the endpoint into a worker');
           await stopDatapath(ep.datapath);
         }
-        const slot = chooseSlot(ep, this.store.endpoints(), this.pool.size, (s) => this.pool.get(s) !== null);
+        const slot = chooseSlot(ep, this.store.endpoints(), this.pool.shape, (s) => this.pool.get(s) !== null);
         this.store.patchEndpoint(ep.id, { worker: slot });
       }
       // What a worker hosts that the state no longer has (the plugin died in between) goes.
@@ -297,17 +302,59 @@ export class Supervisor {
     return network;
   }
 
-  /** Starts the endpoint in the worker and configures it; on a restart, puts its TUN back too. */
+  /**
+   * Starts the endpoint in the worker, listening on its port from the start (a random port
+   * first could be another endpoint's), and configures it. On a restart, the TUN is created right
+   * in the container under the name Docker gave it, then addressed and brought up there.
+   */
   private async bringUp(ep: EndpointState, h: WorkerHandle, restart: boolean): Promise<EndpointState> {
     const network = this.network(ep);
-    const spec: EndpointSpec = { ifname: ep.ifname, mtu: network.mtu, listenAddress: network.underlay, mplsPeers: network.mplsPeers };
+    const spec: EndpointSpec = { ifname: ep.ifname, mtu: network.mtu, listenAddress: network.underlay, mplsPeers: network.mplsPeers, port: ep.port };
+    let current = ep;
+    let sandbox: string | null = null;
+    if (restart && current.sandboxKey) {
+      sandbox = sandboxPath(current.sandboxKey);
+      if (current.containerIfname && sandbox) {
+        spec.netns = sandbox;
+        spec.tunName = current.containerIfname;
+      } else {
+        this.log.error({ endpoint: short(ep.id), ifname: ep.ifname, sandboxKey: current.sandboxKey }, 'the container namespace or interface name is unknown: the TUN stays in the host');
+        current = this.store.patchEndpoint(ep.id, { sandboxKey: undefined, containerIfname: undefined }) ?? current;
+        sandbox = null;
+      }
+    }
     // A socket left by a killed worker would make the new endpoint fail or, worse, look ready.
     if (!h.hosted.has(ep.ifname)) removeIfExists(uapiSocketPath(this.paths.uapiDir, ep.ifname));
     // A new endpoint waits for the worker's warm-up (its first packets then run compiled code);
     // one being put back does not: every second of outage counts more.
-    await h.client.add(spec, !restart);
+    // The TUNs of a killed worker go one by one as the kernel closes its files (some 20 ms
+    // each): until this one's predecessor is gone, its name in the container is taken (EBUSY).
+    const busyUntil = Date.now() + OLD_TUN_GRACE_MS;
+    for (;;) {
+      try {
+        await h.client.add(spec, !restart);
+        break;
+      } catch (err) {
+        if (!(err instanceof WorkerError)) throw err;
+        if (err.code === 'EBUSY' && spec.netns && Date.now() < busyUntil) {
+          await sleep(20);
+          continue;
+        }
+        if (err.code === 'EADDRINUSE' && !/UAPI/.test(err.message)) {
+          throw new DriverError(`UDP port ${ep.port} on ${network.underlay} is in use by another program`);
+        }
+        throw err;
+      }
+    }
     h.hosted.add(ep.ifname);
-    return this.configure(ep, h, restart);
+    await this.configure(current, h, restart);
+    if (restart && spec.netns && spec.tunName) {
+      setUpInSandbox({ sandboxKey: spec.netns, containerIfname: spec.tunName, addresses: [current.address, current.addressIPv6].filter((a): a is string => a !== undefined) });
+      this.log.info({ endpoint: short(ep.id), ifname: ep.ifname, containerIfname: spec.tunName }, 'TUN put back into its container');
+    }
+    // The peers still hold sessions with the dead process.
+    if (restart) await this.kickHandshakes(current);
+    return current;
   }
 
   private async removeFrom(h: WorkerHandle, ep: EndpointState): Promise<void> {
@@ -326,7 +373,7 @@ export class Supervisor {
     for (const slot of slots) await this.pool.stop(slot);
   }
 
-  private async configure(ep: EndpointState, h: WorkerHandle, restart: boolean): Promise<EndpointState> {
+  private async configure(ep: EndpointState, h: WorkerHandle, restart: boolean): Promise<void> {
     const network = this.network(ep);
     const client = this.client(ep);
     const peers = desiredPeers(ep, network, this.store.endpointsOf(ep.networkId));
@@ -339,27 +386,6 @@ export class Supervisor {
       throw err;
     }
     this.log.info({ endpoint: short(ep.id), ifname: ep.ifname, worker: h.slot, pid: h.ref.pid, port: ep.port, peers: peers.length, restart }, 'datapath up');
-    if (!restart) return ep;
-
-    let current = ep;
-    const sandbox = current.sandboxKey ? sandboxPath(current.sandboxKey) : null;
-    if (current.sandboxKey) {
-      if (current.containerIfname && sandbox) {
-        await plumbIntoSandbox({
-          hostIfname: current.ifname,
-          sandboxKey: sandbox,
-          containerIfname: current.containerIfname,
-          addresses: [current.address, current.addressIPv6].filter((a): a is string => a !== undefined),
-        });
-        this.log.info({ endpoint: short(ep.id), ifname: ep.ifname, containerIfname: current.containerIfname }, 'TUN put back into its container');
-      } else {
-        this.log.error({ endpoint: short(ep.id), ifname: ep.ifname, sandboxKey: current.sandboxKey }, 'the container namespace or interface name is unknown: the TUN stays in the host');
-        current = this.store.patchEndpoint(ep.id, { sandboxKey: undefined, containerIfname: undefined }) ?? current;
-      }
-    }
-    // The peers still hold sessions with the dead process.
-    await this.kickHandshakes(current);
-    return current;
   }
 
   private async applyPeers(ep: EndpointState, members: readonly EndpointState[]): Promise<void> {

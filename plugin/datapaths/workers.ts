@@ -9,6 +9,7 @@ import { WORKER_PROTOCOL } from '../../datapath/worker/protocol';
 import type { PluginPaths } from '../config';
 import type { StateStore } from '../state/store';
 import type { DatapathRef } from '../state/types';
+import type { PoolShape } from './placement';
 import { isAlive, logTail, removeIfExists, runsWorker, spawnWorker, stopDatapath } from './process';
 import { WorkerClient } from './workerClient';
 
@@ -38,7 +39,7 @@ export class WorkerPool {
     private readonly store: StateStore,
     private readonly paths: PluginPaths,
     private readonly log: Log,
-    readonly size: number,
+    readonly shape: PoolShape,
   ) {}
 
   controlPath(slot: number): string {
@@ -54,7 +55,7 @@ export class WorkerPool {
     const h = this.handles.get(slot);
     if (!h) return null;
     if (h.client.closed || !isAlive(h.ref)) {
-      this.handles.delete(slot);
+      this.died(slot, h);
       return null;
     }
     return h;
@@ -66,6 +67,7 @@ export class WorkerPool {
 
   /** Starts the slot's worker and connects to it. */
   async spawn(slot: number, warm: WarmUpSpec, deferWarmUp: boolean): Promise<WorkerHandle> {
+    const t0 = Date.now();
     const control = this.controlPath(slot);
     const old = this.store.workers().get(slot);
     if (old && isAlive(old) && runsWorker(old, control)) await stopDatapath(old);
@@ -85,7 +87,7 @@ export class WorkerPool {
       removeIfExists(control);
       throw new Error(`datapath worker ${slot} did not start: ${(err as Error).message}${logTail(logFile) ? `: ${logTail(logFile)}` : ''}`);
     }
-    this.log.info({ worker: slot, pid: ref.pid, deferWarmUp }, 'datapath worker started');
+    this.log.info({ worker: slot, pid: ref.pid, deferWarmUp, ms: Date.now() - t0 }, 'datapath worker started');
     return this.track(slot, ref, client, []);
   }
 
@@ -147,12 +149,16 @@ export class WorkerPool {
   private track(slot: number, ref: DatapathRef, client: WorkerClient, hosted: string[]): WorkerHandle {
     const h: WorkerHandle = { slot, ref, client, hosted: new Set(hosted) };
     this.handles.set(slot, h);
-    client.onClose(() => {
-      if (this.handles.get(slot) !== h) return; // stopped or replaced on purpose
-      this.handles.delete(slot);
-      this.log.warn({ worker: slot, pid: ref.pid, lastLog: logTail(this.logFile(slot), 1).slice(0, 400) }, 'datapath worker went away');
-      this.onDeath(slot);
-    });
+    client.onClose(() => this.died(slot, h));
     return h;
+  }
+
+  /** The worker is gone without our asking (seen by its connection, or by its pid): once per worker. */
+  private died(slot: number, h: WorkerHandle): void {
+    if (this.handles.get(slot) !== h) return; // stopped or replaced on purpose, or already known
+    this.handles.delete(slot);
+    h.client.close();
+    this.log.warn({ worker: slot, pid: h.ref.pid, lastLog: logTail(this.logFile(slot), 1).slice(0, 400) }, 'datapath worker went away');
+    this.onDeath(slot);
   }
 }

@@ -12,39 +12,6 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, run, sleep, waitFor } from '../net/harness';
 import { EndpointRecord, Plugin, docker, dockerOk, ensureImage, mustPing, whyNotRunnable } from './helpers';
-import { chooseSlot } from '../../plugin/datapaths/placement';
-import type { EndpointState } from '../../plugin/state/types';
-
-// ------------------------------------------------------------------ no Docker, no root needed
-
-const placed = (id: string, worker: number, over: Partial<EndpointState> = {}): EndpointState => ({
-  id,
-  networkId: 'n',
-  ifname: `wgm${id}`,
-  privateKey: 'a'.repeat(64),
-  publicKey: 'b'.repeat(64),
-  port: 1,
-  createdAt: '2020-01-01T00:00:00.000Z',
-  worker,
-  ...over,
-});
-
-describe('placement (no Docker needed)', () => {
-  test("a namespace's endpoints share a worker; a new namespace goes to the least loaded, a running one among equals", () => {
-    const all = [placed('a', 0, { sandboxKey: '/s1' }), placed('b', 0, { sandboxKey: '/s1' }), placed('c', 1, { sandboxKey: '/s2' })];
-    const up = (): boolean => true;
-    expect(chooseSlot({ id: 'x', sandboxKey: '/s2' }, all, 2, up)).toBe(1);
-    expect(chooseSlot({ id: 'x', sandboxKey: '/s1' }, all, 2, up)).toBe(0);
-    expect(chooseSlot({ id: 'x', sandboxKey: '/s3' }, all, 2, up)).toBe(1); // 2 endpoints in 0, 1 in 1
-    expect(chooseSlot({ id: 'x', sandboxKey: '/s3' }, all, 3, up)).toBe(2);
-    expect(chooseSlot({ id: 'x', sandboxKey: '/s3' }, all, 3, (s) => s !== 2)).toBe(2); // still the least loaded
-    expect(chooseSlot({ id: 'x', sandboxKey: '/s3' }, [placed('a', 0), placed('b', 1)], 3, (s) => s === 1)).toBe(2);
-    expect(chooseSlot({ id: 'x', sandboxKey: '/s3' }, [placed('a', 1), placed('b', 2)], 3, (s) => s !== 0)).toBe(0);
-    expect(chooseSlot({ id: 'x', sandboxKey: '/s3' }, [placed('a', 0)], 3, (s) => s === 2)).toBe(2); // running wins a tie
-    // A slot beyond a smaller pool (WGMPLS_WORKERS lowered) is not followed.
-    expect(chooseSlot({ id: 'x', sandboxKey: '/s1' }, [placed('a', 5, { sandboxKey: '/s1' })], 2, up)).toBe(0);
-  });
-});
 
 // ------------------------------------------------------------------ against the shared dockerd
 
