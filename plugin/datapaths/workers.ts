@@ -75,7 +75,14 @@ export class WorkerPool {
     mkdirSync(dirname(control), { recursive: true, mode: 0o700 });
     const logFile = this.logFile(slot);
     const ref = spawnWorker({ cli: this.paths.cli, control, ...warm, deferWarmUp, logFile });
-    this.store.putWorker(slot, ref);
+    try {
+      this.store.putWorker(slot, ref);
+    } catch (err) {
+      // A state that cannot be saved must not leave a process running that it does not name.
+      await stopDatapath(ref);
+      removeIfExists(control);
+      throw err;
+    }
     let client: WorkerClient;
     try {
       client = await WorkerClient.connect(control, SPAWN_TIMEOUT_MS, () => isAlive(ref));
@@ -133,10 +140,12 @@ export class WorkerPool {
       const how = await stopDatapath(ref);
       if (how === 'killed') this.log.warn({ worker: slot, pid: ref.pid }, 'datapath worker ignored SIGTERM; killed');
     }
-    this.store.deleteWorker(slot);
     removeIfExists(control);
     removeIfExists(this.logFile(slot));
     this.log.info({ worker: slot }, 'datapath worker stopped');
+    // Last: should the state not be writable, the process is gone all the same (a stale entry
+    // names a dead pid, which the next start recognises as such).
+    this.store.deleteWorker(slot);
   }
 
   /** Drops the connections (the plugin is leaving; the workers stay). */

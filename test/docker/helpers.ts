@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { CLI, ROOT, RunResult, isRoot, run, waitFor } from '../net/harness';
+import { WorkerClient } from '../../plugin/datapaths/workerClient';
 
 export const DEFAULT_SOCKET = '/run/docker/plugins/wgmpls.sock';
 
@@ -61,6 +62,39 @@ export interface StateFile {
   endpoints: Record<string, EndpointRecord>;
   /** The datapath worker processes by slot (absent when there are none). */
   workers?: Record<string, { pid: number }>;
+}
+
+/**
+ * Which process runs each endpoint's datapath now (any checkout's), by interface name: every
+ * datapath worker's endpoints, as it lists them on its control socket, and any per-endpoint
+ * `wgmpls datapath IFNAME` process.
+ */
+export async function hostedDatapaths(): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const procs = (pattern: string): string[] => {
+    const r = spawnSync('pgrep', ['-af', pattern], { encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.trim().split('\n') : [];
+  };
+  for (const line of procs('main.js datapath')) {
+    const m = /^(\d+) .*main\.js datapath (\S+)/.exec(line);
+    if (m) out.set(m[2], Number(m[1]));
+  }
+  for (const line of procs('main.js worker')) {
+    const m = /^(\d+) .*main\.js worker .*--control (\S+)/.exec(line);
+    if (!m) continue;
+    let client: WorkerClient | null = null;
+    try {
+      client = await WorkerClient.connect(m[2], 2000);
+      const hello = await client.hello();
+      if (hello.pid !== Number(m[1])) continue;
+      for (const e of hello.endpoints) out.set(e.ifname, hello.pid);
+    } catch {
+      // gone meanwhile, or another plugin's socket no longer reachable
+    } finally {
+      client?.close();
+    }
+  }
+  return out;
 }
 
 /** Whether `pid` runs a wgmpls datapath process: a worker, or a per-endpoint one for `ifname`. */

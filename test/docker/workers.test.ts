@@ -12,14 +12,12 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, run, sleep, waitFor } from '../net/harness';
 import { EndpointRecord, Plugin, docker, dockerOk, ensureImage, mustPing, whyNotRunnable } from './helpers';
+import { describeWhere } from '../canRun';
 
 // ------------------------------------------------------------------ against the shared dockerd
 
-const skipReason = whyNotRunnable();
-if (skipReason && process.env.CI) throw new Error(`CI must run the Docker tests, but: ${skipReason}`);
-if (skipReason) console.warn(`test/docker/workers.test.ts skipped: ${skipReason}`);
 jest.setTimeout(180_000);
-const maybe = skipReason ? describe.skip : describe;
+const maybe = describeWhere(whyNotRunnable());
 
 const NETS = { nA: 'wgmt-wk-na', nB: 'wgmt-wk-nb', nC: 'wgmt-wk-nc' } as const;
 const SUBNET = { nA: '10.72.1', nB: '10.72.2', nC: '10.72.3' } as const;

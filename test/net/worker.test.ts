@@ -9,14 +9,14 @@ import { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, Netns, cleanupAll, isRoot, uapiRequest, uapiStats as stats, uniq, waitFor, wgDump } from './harness';
+import { CLI, Netns, cleanupAll, uapiRequest, uapiStats as stats, uniq, waitFor, wgDump } from './harness';
 import { LSR_ROOT } from '../../datapath/lsr/store';
+import { describeWhere, needRoot } from '../canRun';
 import { publicKey } from '../../datapath/crypto/x25519';
 import { WorkerClient, WorkerError } from '../../plugin/datapaths/workerClient';
 import { setUpInSandbox } from '../../plugin/datapaths/plumbing';
 
-const d = isRoot() ? describe : describe.skip;
-if (!isRoot() && process.env.CI) throw new Error('CI must run the namespace tests as root');
+const d = describeWhere(needRoot('root (network namespaces, TUN)'));
 jest.setTimeout(90_000);
 
 interface End {
