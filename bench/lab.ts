@@ -11,6 +11,7 @@
 // on Ctrl-C/SIGTERM. Needs root, dockerd, containerlab (lab/containerlab/install.sh) and the lab
 // image (lab/images/build.sh). BENCH_RUNS (default 3) runs.
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { workerDirFor } from '../plugin/config';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -97,7 +98,7 @@ async function stopAll(): Promise<void> {
   // Datapath workers the state still names (a teardown that went wrong): ours by their control
   // socket in our state directory, never a process that merely reuses the pid.
   for (const w of Object.values(state().workers ?? {})) {
-    if (sh('cat', [`/proc/${w.pid}/cmdline`]).out.includes(join(tmp, 'state'))) spawnSync('kill', ['-9', String(w.pid)]);
+    if (sh('cat', [`/proc/${w.pid}/cmdline`]).out.includes(workerDirFor(join(tmp, 'state')))) spawnSync('kill', ['-9', String(w.pid)]);
   }
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -18,6 +18,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { workerDirFor } from '../plugin/config';
 import { ringLinks, ringNodeLinks } from '../plugin/lab/ring';
 import { BenchDocker, inParallel } from './scaleDocker';
 import { BenchEndpoint, handshakes, pssKiB, readState, rssKiB } from './scaleProbe';
@@ -291,7 +292,7 @@ async function stopAll(): Promise<void> {
   }
   // Workers the state still names (a teardown that went wrong): ours, by their control socket.
   for (const w of Object.values(readState(stateDir).workers ?? {})) {
-    if (sh('cat', [`/proc/${w.pid}/cmdline`]).out.includes(stateDir)) spawnSync('kill', ['-9', String(w.pid)]);
+    if (sh('cat', [`/proc/${w.pid}/cmdline`]).out.includes(workerDirFor(stateDir))) spawnSync('kill', ['-9', String(w.pid)]);
   }
   if (KEEP) progress(`logs kept in ${tmp}`);
   else rmSync(tmp, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 // Where the plugin keeps things on the host. Every path can be moved by an environment variable
 // so tests (and a containerised plugin) can run without touching the production locations.
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 
 export interface PluginPaths {
   /** Docker finds remote drivers by socket name: /run/docker/plugins/<driver>.sock. */
@@ -12,6 +13,12 @@ export interface PluginPaths {
   logDir: string;
   /** Where datapaths put their UAPI sockets (fixed by `wg`, which looks only there). */
   uapiDir: string;
+  /**
+   * The datapath workers' control sockets (root only): runtime files, in /run rather than
+   * beside the state, one directory per state directory so that two plugin instances (tests,
+   * benchmarks) never share a worker. Optional for callers that start no worker.
+   */
+  workerDir?: string;
   /** The `wgmpls` CLI that runs `datapath`: this very build, so both always match. */
   cli: string;
 }
@@ -19,14 +26,23 @@ export interface PluginPaths {
 export const DRIVER_NAME = 'wgmpls';
 
 export function pluginPaths(env: NodeJS.ProcessEnv = process.env): PluginPaths {
+  const stateDir = env.WGMPLS_STATE_DIR ?? '/var/lib/wgmpls';
   return {
     socket: env.WGMPLS_PLUGIN_SOCKET ?? `/run/docker/plugins/${DRIVER_NAME}.sock`,
-    stateDir: env.WGMPLS_STATE_DIR ?? '/var/lib/wgmpls',
+    stateDir,
     logDir: env.WGMPLS_LOG_DIR ?? '/var/log/wgmpls',
     uapiDir: '/var/run/wireguard',
+    workerDir: workerDirFor(stateDir),
     cli: resolve(__dirname, '..', 'cli', 'main.js'),
   };
 }
+
+/** The control sockets' directory of the plugin whose state is in `stateDir`. */
+export function workerDirFor(stateDir: string): string {
+  return join(WORKER_ROOT, createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 12));
+}
+
+export const WORKER_ROOT = '/run/wgmpls/workers';
 
 /**
  * Whether a network's Driver field names this plugin: `wgmpls` as a remote driver found by its

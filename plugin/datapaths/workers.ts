@@ -2,11 +2,11 @@
 // (pid + start time) so that a restarted plugin re-adopts them (they outlive it on purpose, as
 // the per-endpoint datapaths did), each watched through its control connection so that its
 // death is known at once. What to do about a death is the supervisor's business.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Log } from '../../datapath/log';
 import { WORKER_PROTOCOL } from '../../datapath/worker/protocol';
-import type { PluginPaths } from '../config';
+import { PluginPaths, workerDirFor } from '../config';
 import type { StateStore } from '../state/store';
 import type { DatapathRef } from '../state/types';
 import type { PoolShape } from './placement';
@@ -43,7 +43,7 @@ export class WorkerPool {
   ) {}
 
   controlPath(slot: number): string {
-    return join(this.store.dir, 'workers', `${slot}.sock`);
+    return join(this.paths.workerDir ?? workerDirFor(this.store.dir), `${slot}.sock`);
   }
 
   logFile(slot: number): string {
@@ -73,6 +73,7 @@ export class WorkerPool {
     if (old && isAlive(old) && runsWorker(old, control)) await stopDatapath(old);
     removeIfExists(control);
     mkdirSync(dirname(control), { recursive: true, mode: 0o700 });
+    chmodSync(dirname(control), 0o700);
     const logFile = this.logFile(slot);
     const ref = spawnWorker({ cli: this.paths.cli, control, ...warm, deferWarmUp, logFile });
     try {
@@ -142,6 +143,11 @@ export class WorkerPool {
     }
     removeIfExists(control);
     removeIfExists(this.logFile(slot));
+    try {
+      rmdirSync(dirname(control)); // with the last worker's socket; not before
+    } catch {
+      // other workers' sockets still there
+    }
     this.log.info({ worker: slot }, 'datapath worker stopped');
     // Last: should the state not be writable, the process is gone all the same (a stale entry
     // names a dead pid, which the next start recognises as such).

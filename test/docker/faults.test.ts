@@ -66,7 +66,7 @@ maybe('the plugin under load and faults', () => {
     expect(new Set(ours.map((e) => e.publicKey)).size).toBe(PARALLEL);
     expect(new Set(ours.map((e) => e.privateKey)).size).toBe(PARALLEL);
     expect(new Set(ours.map((e) => e.ifname)).size).toBe(PARALLEL);
-    const running = await datapaths();
+    const running = await datapaths(plugin);
     for (const e of ours) {
       expect(running.get(e.ifname)).toBe(e.datapath?.pid);
       const peers = (await run('wg', ['show', e.ifname, 'peers'])).stdout.trim().split('\n');
@@ -82,7 +82,7 @@ maybe('the plugin under load and faults', () => {
     expect(Object.values(plugin.state().endpoints)).toEqual([]);
     expect(plugin.state().networks).toEqual({});
     for (const e of ours) {
-      expect((await datapaths()).has(e.ifname)).toBe(false);
+      expect((await datapaths(plugin)).has(e.ifname)).toBe(false);
       expect(hostLink(e.ifname)).toBe(false);
     }
   });
@@ -120,7 +120,7 @@ maybe('the plugin under load and faults', () => {
         90_000,
       );
       const ours = Object.values(plugin.state().endpoints).filter((e) => e.networkId === net);
-      const running = await datapaths();
+      const running = await datapaths(plugin);
       for (const e of ours) expect(running.get(e.ifname)).toBe(e.datapath?.pid);
       // Every datapath this plugin ever started (its logs name them) is in the state or gone, TUN too.
       const known = new Set(Object.values(plugin.state().endpoints).map((e) => e.ifname));
@@ -197,7 +197,7 @@ maybe('the plugin under load and faults', () => {
 
     async function refusedCleanly(cause: RegExp): Promise<void> {
       const good = stateFile();
-      const pids = await datapaths();
+      const pids = await datapaths(plugin);
       const net = await docker('network', 'create', '-d', 'wgmpls', '--subnet', '10.67.3.0/24', 'wgmt-lf-state2');
       expect(net.code).not.toBe(0);
       expect(net.stderr).toMatch(/wgmpls cannot save its state in \S+ \(/);
@@ -208,7 +208,7 @@ maybe('the plugin under load and faults', () => {
       expect(r.stderr).toMatch(/wgmpls cannot save its state/);
       expect(r.stderr).toMatch(cause);
       expect(stateFile().equals(good)).toBe(true);
-      expect([...(await datapaths()).keys()].sort()).toEqual([...pids.keys()].sort()); // no datapath started
+      expect([...(await datapaths(plugin)).keys()].sort()).toEqual([...pids.keys()].sort()); // no datapath started
       expect(plugin.proc?.exitCode).toBeNull(); // the plugin lives on
       await dockerOk('rm', '-f', 'wgmt-lf-s2');
       await mustPing('wgmt-lf-s1', '10.67.2.2');

@@ -3,11 +3,12 @@
 // private socket: the socket's name is the driver's name, so a test can run beside another
 // driver instance on the same dockerd).
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { CLI, ROOT, RunResult, isRoot, run, waitFor } from '../net/harness';
 import { WorkerClient } from '../../plugin/datapaths/workerClient';
+import { workerDirFor } from '../../plugin/config';
 
 export const DEFAULT_SOCKET = '/run/docker/plugins/wgmpls.sock';
 
@@ -65,23 +66,25 @@ export interface StateFile {
 }
 
 /**
- * Which process runs each endpoint's datapath now (any checkout's), by interface name: every
- * datapath worker's endpoints, as it lists them on its control socket, and any per-endpoint
- * `wgmpls datapath IFNAME` process.
+ * Which process runs each endpoint's datapath now, by interface name: every datapath worker's
+ * endpoints, as it lists them on its control socket, and any per-endpoint `wgmpls datapath
+ * wgm<12 hex>` process (the names the plugin gives; other tests' datapaths are named otherwise).
+ * With `plugin`, only the workers of that instance (by their control sockets' directory).
  */
-export async function hostedDatapaths(): Promise<Map<string, number>> {
+export async function hostedDatapaths(plugin?: Plugin): Promise<Map<string, number>> {
+  const mine = plugin ? workerDirFor(join(plugin.dir, 'state')) : null;
   const out = new Map<string, number>();
   const procs = (pattern: string): string[] => {
     const r = spawnSync('pgrep', ['-af', pattern], { encoding: 'utf8' });
     return r.status === 0 ? r.stdout.trim().split('\n') : [];
   };
   for (const line of procs('main.js datapath')) {
-    const m = /^(\d+) .*main\.js datapath (\S+)/.exec(line);
+    const m = /^(\d+) .*main\.js datapath (wgm[0-9a-f]{12})(\s|$)/.exec(line);
     if (m) out.set(m[2], Number(m[1]));
   }
   for (const line of procs('main.js worker')) {
     const m = /^(\d+) .*main\.js worker .*--control (\S+)/.exec(line);
-    if (!m) continue;
+    if (!m || (mine !== null && dirname(m[2]) !== mine)) continue;
     let client: WorkerClient | null = null;
     try {
       client = await WorkerClient.connect(m[2], 2000);
@@ -138,6 +141,8 @@ export class Plugin {
     this.proc = proc;
     const collect = (d: Buffer): void => {
       this.logs += d.toString();
+      // WGMT_KEEP_LOGS: the plugin's own log stays too, beside the datapath workers' logs.
+      if (process.env.WGMT_KEEP_LOGS !== undefined) appendFileSync(join(this.dir, 'plugin.log'), d);
     };
     proc.stdout?.on('data', collect);
     proc.stderr?.on('data', collect);

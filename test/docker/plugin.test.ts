@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { CLI, run, sleep, uapiRequest, udpPayloads, waitFor } from '../net/harness';
+import { workerDirFor } from '../../plugin/config';
 import { Plugin, docker, dockerOk, ensureImage, mustPing, ping, whyNotRunnable } from './helpers';
 import { parseSet } from '../../datapath/ipc/uapi';
 import { DriverError } from '../../plugin/api/errors';
@@ -424,7 +425,7 @@ maybe('docker network driver (wgmpls plugin)', () => {
       expect(udp).not.toMatch(new RegExp(`:${ep.port}\\s`));
     }
     // The datapath workers went with the last endpoint.
-    expect(procs).not.toContain(join(plugin.dir, 'state', 'workers'));
+    expect(procs).not.toContain(workerDirFor(join(plugin.dir, 'state')));
     // Datapath logs go with their endpoints; the state file stays private.
     expect(existsSync(join(plugin.dir, 'logs')) ? spawnSync('ls', [join(plugin.dir, 'logs')], { encoding: 'utf8' }).stdout : '').toBe('');
     expect(statSync(join(plugin.dir, 'state', 'state.json')).mode & 0o777).toBe(0o600);

@@ -8,11 +8,12 @@
 //   second, nA spans both.
 // Needs root and a dockerd that answers (an error under CI otherwise). Everything created is
 // named wgmt-wk-*; 10.72.x / 10.99.72.x exist only inside the test containers.
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, run, sleep, waitFor } from '../net/harness';
 import { EndpointRecord, Plugin, docker, dockerOk, ensureImage, mustPing, whyNotRunnable } from './helpers';
 import { describeWhere } from '../canRun';
+import { workerDirFor } from '../../plugin/config';
 
 // ------------------------------------------------------------------ against the shared dockerd
 
@@ -213,6 +214,7 @@ maybe('a killed datapath worker takes down only what it served (wgmpls plugin, t
       expect((await run('test', ['-e', `/var/run/wireguard/${e.ifname}.sock`])).code).not.toBe(0);
     }
     for (const pid of pids) expect((await run('test', ['-e', `/proc/${pid}`])).code).not.toBe(0);
+    expect(existsSync(workerDirFor(join(plugin.dir, 'state')))).toBe(false); // their control sockets' directory too
     expect((await run('ls', [join(plugin.dir, 'logs')])).stdout).toBe('');
   });
 });
