@@ -8,9 +8,10 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   unlinkSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { DatapathRef } from '../state/types';
 
 export interface WorkerSpawnSpec {
@@ -78,6 +79,28 @@ export function runsDatapath(ref: DatapathRef, ifname: string): boolean {
 export function runsWorker(ref: DatapathRef, control: string): boolean {
   const argv = argvOf(ref.pid);
   return argv.includes('worker') && argv.includes(control);
+}
+
+/**
+ * Every worker process whose control socket lies in `dir` (the one of this plugin's state), by
+ * its command line: also those no state names (a plugin killed while it was starting one).
+ */
+export function workersIn(dir: string): { ref: DatapathRef; control: string }[] {
+  const out: { ref: DatapathRef; control: string }[] = [];
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return out;
+  }
+  for (const p of pids) {
+    const argv = argvOf(Number(p));
+    const i = argv.indexOf('--control');
+    if (i < 0 || !argv.includes('worker') || dirname(argv[i + 1] ?? '') !== dir) continue;
+    const startTime = startTimeOf(Number(p));
+    if (startTime !== null) out.push({ ref: { pid: Number(p), startTime }, control: argv[i + 1] });
+  }
+  return out;
 }
 
 export function spawnWorker(spec: WorkerSpawnSpec): DatapathRef {

@@ -132,6 +132,7 @@ export class Supervisor {
   /** At plugin start: keep the workers that still run, put back every endpoint they lack. */
   async adoptAll(): Promise<void> {
     await this.mutex.run(async () => {
+      await this.pool.stopUnrecorded();
       for (const [slot, ref] of this.store.workers()) {
         const h = await this.pool.adopt(slot, ref);
         if (h) this.log.info({ worker: slot, pid: ref.pid, endpoints: h.hosted.size }, 'datapath re-adopted');

@@ -10,7 +10,7 @@ import { PluginPaths, workerDirFor } from '../config';
 import type { StateStore } from '../state/store';
 import type { DatapathRef } from '../state/types';
 import type { PoolShape } from './placement';
-import { isAlive, logTail, removeIfExists, runsWorker, spawnWorker, stopDatapath } from './process';
+import { isAlive, logTail, removeIfExists, runsWorker, spawnWorker, stopDatapath, workersIn } from './process';
 import { WorkerClient } from './workerClient';
 
 /** How long a new worker may take to listen (Node's start; under heavy load, much more than usual). */
@@ -69,8 +69,9 @@ export class WorkerPool {
   async spawn(slot: number, warm: WarmUpSpec, deferWarmUp: boolean): Promise<WorkerHandle> {
     const t0 = Date.now();
     const control = this.controlPath(slot);
-    const old = this.store.workers().get(slot);
-    if (old && isAlive(old) && runsWorker(old, control)) await stopDatapath(old);
+    // Whatever still runs on this slot's socket (recorded, or not: a plugin killed while starting
+    // it) goes first; its socket would otherwise be taken from under it and the process lost.
+    for (const w of workersIn(dirname(control))) if (w.control === control) await stopDatapath(w.ref);
     removeIfExists(control);
     mkdirSync(dirname(control), { recursive: true, mode: 0o700 });
     chmodSync(dirname(control), 0o700);
@@ -128,6 +129,21 @@ export class WorkerPool {
     this.store.deleteWorker(slot);
     removeIfExists(control);
     return null;
+  }
+
+  /**
+   * Workers of this plugin that no state names (the plugin was killed between starting one and
+   * recording it): they host nothing yet, since endpoints are added only once the worker is
+   * recorded. Stopped at start-up.
+   */
+  async stopUnrecorded(): Promise<void> {
+    const recorded = new Set([...this.store.workers().values()].map((r) => `${r.pid}/${r.startTime}`));
+    const dir = dirname(this.controlPath(0));
+    for (const w of workersIn(dir)) {
+      if (recorded.has(`${w.ref.pid}/${w.ref.startTime}`)) continue;
+      this.log.warn({ pid: w.ref.pid, control: w.control }, 'a datapath worker no state names (the plugin died while starting it); stopping it');
+      await stopDatapath(w.ref);
+    }
   }
 
   /** Stops the slot's worker (its endpoints go with it) and forgets it; its log goes too. */

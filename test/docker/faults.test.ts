@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { run, waitFor } from '../net/harness';
 import { Plugin, docker, dockerOk, ensureImage, hostedDatapaths as datapaths, mustPing, whyNotRunnable } from './helpers';
 import { describeWhere } from '../canRun';
+import { workerDirFor } from '../../plugin/config';
+import { workersIn } from '../../plugin/datapaths/process';
 
 jest.setTimeout(300_000);
 const maybe = describeWhere(whyNotRunnable());
@@ -240,5 +242,14 @@ maybe('the plugin under load and faults', () => {
       rmSync(join(mnt, 'fill'));
       await recovers('wgmt-lf-s4', '10.67.2.4');
     });
+  });
+
+  test('after all of it, removing the containers and networks leaves no datapath worker running', async () => {
+    await removeAll();
+    const dir = workerDirFor(join(plugin.dir, 'state'));
+    // Not even one started by a plugin killed before it could record it (stopped at the restart).
+    await waitFor('the workers to go', () => workersIn(dir).length === 0, 15_000).catch(() => undefined);
+    expect(workersIn(dir).map((w) => w.control)).toEqual([]);
+    expect(plugin.state().workers).toBeUndefined();
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { CLI, ROOT, RunResult, isRoot, run, waitFor } from '../net/harness';
 import { WorkerClient } from '../../plugin/datapaths/workerClient';
+import { workersIn } from '../../plugin/datapaths/process';
 import { workerDirFor } from '../../plugin/config';
 
 export const DEFAULT_SOCKET = '/run/docker/plugins/wgmpls.sock';
@@ -181,6 +182,8 @@ export class Plugin {
     const st = this.state();
     const pids = new Map<number, string | undefined>();
     for (const w of Object.values(st.workers ?? {})) pids.set(w.pid, undefined);
+    // And any worker of this instance no state names (a plugin killed while starting one).
+    for (const w of workersIn(workerDirFor(join(this.dir, 'state')))) pids.set(w.ref.pid, undefined);
     for (const ep of Object.values(st.endpoints)) if (ep.datapath) pids.set(ep.datapath.pid, ep.ifname);
     for (const [pid, ifname] of pids) if (runsDatapathProcess(pid, ifname)) process.kill(pid, 'SIGKILL');
   }

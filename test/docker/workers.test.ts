@@ -8,7 +8,8 @@
 //   second, nA spans both.
 // Needs root and a dockerd that answers (an error under CI otherwise). Everything created is
 // named wgmt-wk-*; 10.72.x / 10.99.72.x exist only inside the test containers.
-import { existsSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, run, sleep, waitFor } from '../net/harness';
 import { EndpointRecord, Plugin, docker, dockerOk, ensureImage, mustPing, whyNotRunnable } from './helpers';
@@ -202,6 +203,20 @@ maybe('a killed datapath worker takes down only what it served (wgmpls plugin, t
     expect(plugin.logs).toMatch(/endpoints put back/);
   });
 
+  test('a worker no state names (the plugin killed while starting it) is stopped when the plugin starts; the others are re-adopted', async () => {
+    const before = plugin.state().workers ?? {};
+    await plugin.stop();
+    const control = join(workerDirFor(join(plugin.dir, 'state')), '7.sock');
+    const stray = spawn(process.execPath, [CLI, 'worker', '--control', control], { detached: true, stdio: 'ignore' });
+    stray.unref();
+    await waitFor('the stray worker to listen', () => existsSync(control), 15_000);
+    await plugin.start();
+    await waitFor('the stray worker to be stopped', () => stray.exitCode !== null || stray.signalCode !== null, 15_000);
+    expect(plugin.logs).toMatch(/a datapath worker no state names/);
+    expect(plugin.state().workers).toEqual(before); // the recorded ones kept, with their pids
+    await mustPing(C1, `${SUBNET.nB}.3`);
+  });
+
   test('after docker rm -f and docker network rm nothing is left, the workers included', async () => {
     const eps = Object.values(plugin.state().endpoints);
     const pids = [...new Set(Object.values(plugin.state().workers ?? {}).map((w) => w.pid))];
@@ -213,7 +228,17 @@ maybe('a killed datapath worker takes down only what it served (wgmpls plugin, t
       expect(links).not.toContain(e.ifname);
       expect((await run('test', ['-e', `/var/run/wireguard/${e.ifname}.sock`])).code).not.toBe(0);
     }
-    for (const pid of pids) expect((await run('test', ['-e', `/proc/${pid}`])).code).not.toBe(0);
+    // Gone, or a zombie: adopted workers' parent is init once their plugin has gone (re-adopted
+    // above), and not every init reaps.
+    const exited = (pid: number): boolean => {
+      try {
+        const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return st.slice(st.lastIndexOf(')') + 2).startsWith('Z');
+      } catch {
+        return true;
+      }
+    };
+    for (const pid of pids) expect(exited(pid)).toBe(true);
     expect(existsSync(workerDirFor(join(plugin.dir, 'state')))).toBe(false); // their control sockets' directory too
     expect((await run('ls', [join(plugin.dir, 'logs')])).stdout).toBe('');
   });
