@@ -11,6 +11,7 @@
 // on Ctrl-C/SIGTERM. Needs root, dockerd, containerlab (lab/containerlab/install.sh) and the lab
 // image (lab/images/build.sh). BENCH_RUNS (default 3) runs.
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { workerDirFor } from '../plugin/config';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,6 +45,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 interface State {
   networks: Record<string, unknown>;
   endpoints: Record<string, { datapath?: { pid: number } }>;
+  workers?: Record<string, { pid: number }>;
 }
 function state(): State {
   const f = join(tmp, 'state', 'state.json');
@@ -93,8 +95,11 @@ async function stopAll(): Promise<void> {
     p.kill('SIGTERM');
     await exited;
   }
-  // Datapaths the state still names (a teardown that went wrong): ours, by their pid.
-  for (const ep of Object.values(state().endpoints)) if (ep.datapath) spawnSync('kill', ['-9', String(ep.datapath.pid)]);
+  // Datapath workers the state still names (a teardown that went wrong): ours by their control
+  // socket in our state directory, never a process that merely reuses the pid.
+  for (const w of Object.values(state().workers ?? {})) {
+    if (sh('cat', [`/proc/${w.pid}/cmdline`]).out.includes(workerDirFor(join(tmp, 'state')))) spawnSync('kill', ['-9', String(w.pid)]);
+  }
   rmSync(tmp, { recursive: true, force: true });
 }
 
@@ -104,6 +109,8 @@ interface Run {
   destroyS: number;
   cleanS: number;
   datapaths: number;
+  /** The plugin and its datapath workers. */
+  processes: number;
   rssMiB: number;
 }
 
@@ -120,7 +127,8 @@ async function once(): Promise<Run> {
   }
   const t2 = now();
   const eps = Object.values(state().endpoints);
-  const pids = [plugin?.pid ?? 0, ...eps.flatMap((e) => (e.datapath ? [e.datapath.pid] : []))];
+  // Each datapath worker once, however many endpoints it hosts.
+  const pids = [plugin?.pid ?? 0, ...new Set([...eps.flatMap((e) => (e.datapath ? [e.datapath.pid] : [])), ...Object.values(state().workers ?? {}).map((w) => w.pid)])];
   const rss = pids.reduce((s, p) => s + rssKiB(p), 0);
   const t3 = now();
   const des = sh('containerlab', ['destroy', '--cleanup', '-t', TOPO]);
@@ -133,12 +141,12 @@ async function once(): Promise<Run> {
     await sleep(50);
   }
   const t5 = now();
-  return { deployS: t1 - t0, toPingS: t2 - t0, destroyS: t4 - t3, cleanS: t5 - t3, datapaths: eps.length, rssMiB: rss / 1024 };
+  return { deployS: t1 - t0, toPingS: t2 - t0, destroyS: t4 - t3, cleanS: t5 - t3, datapaths: eps.length, processes: pids.length, rssMiB: rss / 1024 };
 }
 
 function table(runs: Run[]): string {
-  const head = ['run', 'deploy (s)', 'deploy->ping (s)', 'destroy (s)', 'destroy->clean (s)', 'datapaths', 'RSS plugin+datapaths (MiB)'];
-  const rows = runs.map((r, i) => [String(i + 1), r.deployS.toFixed(1), r.toPingS.toFixed(1), r.destroyS.toFixed(1), r.cleanS.toFixed(1), String(r.datapaths), r.rssMiB.toFixed(0)]);
+  const head = ['run', 'deploy (s)', 'deploy->ping (s)', 'destroy (s)', 'destroy->clean (s)', 'datapaths', 'processes', 'RSS plugin+workers (MiB)'];
+  const rows = runs.map((r, i) => [String(i + 1), r.deployS.toFixed(1), r.toPingS.toFixed(1), r.destroyS.toFixed(1), r.cleanS.toFixed(1), String(r.datapaths), String(r.processes), r.rssMiB.toFixed(0)]);
   const w = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: string[]): string => cells.map((x, c) => x.padStart(w[c])).join('  ');
   return [line(head), ...rows.map(line)].join('\n');

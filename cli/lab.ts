@@ -115,6 +115,27 @@ export function registerLabCommands(program: Command): void {
     );
 
   lab
+    .command('ring')
+    .description('print a containerlab topology of <n> routers in a ring, each linked to the next and (from 5 nodes on) the one after: 2n wgmpls links (lab/ring.clab.yml is the one of 50)')
+    .argument('<n>', 'how many nodes')
+    .option('--name <lab>', 'the lab name', 'ring')
+    .action(async (n: string, o: { name: string }) => {
+      const { RING_MAX, RING_MIN, ringTopology } = await import('../plugin/lab/ring');
+      const count = Number(n);
+      if (!Number.isInteger(count) || count < RING_MIN || count > RING_MAX) {
+        process.stderr.write(`wgmpls lab ring: <n> must be an integer from ${RING_MIN} to ${RING_MAX}, got "${n}"\n`);
+        process.exitCode = 1;
+        return;
+      }
+      if (!/^[A-Za-z0-9_-]{1,40}$/.test(o.name)) {
+        process.stderr.write(`wgmpls lab ring: --name must be 1-40 letters, digits, _ or -, got "${o.name}"\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(ringTopology(count, o.name));
+    });
+
+  lab
     .command('sweep')
     .description("remove a lab's containers and the wgmpls networks made for it (what a failed or interrupted deploy leaves)")
     .argument('<lab>', 'the lab name (the topology\'s "name")')

@@ -65,6 +65,35 @@ program
   });
 
 program
+  .command('worker')
+  .description("host many endpoints' datapaths in one process, controlled by the plugin over a unix socket (started by `wgmpls plugin`)")
+  .requiredOption('--control <path>', 'the control socket to listen on')
+  .option('--mtu <bytes>', 'MTU of the warm-up devices (the live ones get theirs from the plugin)', intOption('--mtu', 576, 65535), 1420)
+  .option('--listen-address <addr>', 'underlay address of the warm-up devices', '127.0.0.1')
+  .option('--mpls-peers <who>', "MPLS rule of the warm-up devices: 'seed' or 'any'", (v: string) => {
+    if (v !== 'seed' && v !== 'any') throw new InvalidArgumentError("must be 'seed' or 'any'");
+    return v;
+  }, 'any')
+  .option('--defer-warm-up', 'warm up only when asked (a worker putting crashed endpoints back serves them first)')
+  .addOption(
+    new Option('--test-timing <json>', 'TESTS ONLY: shortened protocol timers').hideHelp().argParser((v: string): Timing => {
+      try {
+        return parseTestTiming(v);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    }),
+  )
+  .action(async (o: { control: string; mtu: number; listenAddress: string; mplsPeers: 'seed' | 'any'; deferWarmUp?: boolean; testTiming?: Timing }) => {
+    if (isIP(o.listenAddress) === 0) program.error(`error: --listen-address ${o.listenAddress} is not an IP address`);
+    const log = createLog('wgmpls-worker');
+    const { runWorker } = await import('../datapath/worker/main');
+    await runInForeground('wgmpls worker', log, () =>
+      runWorker({ control: o.control, warmUp: { mtu: o.mtu, listenAddress: o.listenAddress, mplsPeers: o.mplsPeers }, deferWarmUp: o.deferWarmUp === true, testTiming: o.testTiming, log }),
+    );
+  });
+
+program
   .command('showconf')
   .description('print the configuration of datapath <ifname> as `wg showconf` does, with the wgmpls extension keys (WgmplsLabelAuth)')
   .argument('<ifname>', 'interface name')

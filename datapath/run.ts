@@ -14,7 +14,12 @@ import { Log } from './log';
 import { ETH_P_IP, ETH_P_IPV6 } from './net/ethertypes';
 
 export interface DatapathOptions {
+  /** The interface's name, and its UAPI socket's. */
   ifname: string;
+  /** The TUN's name when it differs from `ifname` (a worker recreating a container's wgm0). */
+  tunName?: string;
+  /** The UDP port to listen on from the start (default: any, until the configuration says). */
+  listenPort?: number;
   mtu?: number;
   /** Create/attach the TUN inside this network namespace (path to an nsfs file). */
   netnsPath?: string;
@@ -27,6 +32,11 @@ export interface DatapathOptions {
   offload?: boolean;
   /** Test-only shortened protocol timers (`--test-timing`); production uses the defaults. */
   testTiming?: Timing;
+  /**
+   * Warm the JIT up before going live (default). A process hosting many endpoints warms up once
+   * (warmUpDatapath) and starts the others without, as does one restoring endpoints after a crash.
+   */
+  warmUp?: boolean;
   log: Log;
 }
 
@@ -37,6 +47,22 @@ export interface RunningDatapath {
   uapi: UapiServer;
   lsr: LsrEndpoint;
   stop(): Promise<void>;
+}
+
+/** When this process last collected the tables of dead namespaces (gcStaleTables). */
+let lastTableGc = 0;
+
+/**
+ * Runs the per-packet code through throwaway devices (device/warmup.ts, warmupLive.ts) so that
+ * the first live packets run compiled code. Once per process: V8's compiled code is shared by
+ * every device of the process. Returns the milliseconds it took.
+ */
+export async function warmUpDatapath(opts: { mtu: number; listenAddress?: string; mplsPeers?: 'seed' | 'any'; log: Log }): Promise<number> {
+  const started = performance.now();
+  warmUp();
+  // Best effort: a namespace without a loopback address still starts, just colder.
+  await warmUpLive({ mtu: opts.mtu, listenAddress: opts.listenAddress, mplsPeers: opts.mplsPeers, log: opts.log }).catch(() => 0);
+  return performance.now() - started;
 }
 
 /**
@@ -53,12 +79,8 @@ export function describeOffloads(tun: TunDevice): string {
 export async function startDatapath(opts: DatapathOptions): Promise<RunningDatapath> {
   const { log } = opts;
   const mtu = opts.mtu ?? DEFAULT_MTU;
-  const warmStart = performance.now();
-  warmUp();
-  // Best effort: a namespace without a loopback address still starts, just colder.
-  await warmUpLive({ mtu, listenAddress: opts.listenAddress, mplsPeers: opts.mplsPeers, log }).catch(() => 0);
-  const warmMs = performance.now() - warmStart;
-  const tun = TunDevice.open(opts.ifname, { netnsPath: opts.netnsPath, mtu, offload: opts.offload });
+  const warmMs = opts.warmUp === false ? 0 : await warmUpDatapath({ mtu, listenAddress: opts.listenAddress, mplsPeers: opts.mplsPeers, log });
+  const tun = TunDevice.open(opts.tunName ?? opts.ifname, { netnsPath: opts.netnsPath, mtu, offload: opts.offload });
   let lsr: LsrEndpoint | null = null;
   const udp = new UdpConn(opts.listenAddress, (code) => log.warn({ code }, 'UDP read error'));
   const { device: dev, writeTun, writeTunBatch } = wireDevice(tun, udp, { mtu, timing: opts.testTiming ?? defaultTiming, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
@@ -66,7 +88,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   lsr = endpoint;
   let uapi: UapiServer;
   try {
-    await dev.start(0);
+    await dev.start(opts.listenPort ?? 0);
     const dir = opts.uapiDir ?? '/var/run/wireguard';
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     chmodSync(dir, 0o755);
@@ -89,14 +111,19 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   if (opts.offload !== false && tun.offloads === 0) {
     log.warn({ ifname: tun.name }, 'the kernel refused TUN offloads (TUNSETOFFLOAD): packets go one by one, slower');
   }
-  setImmediate(() => {
-    try {
-      const gone = gcStaleTables();
-      if (gone.length) log.info({ tables: gone.length }, 'removed the label tables of namespaces that no longer exist');
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'label table clean-up failed');
-    }
-  });
+  // At most once a minute per process (a worker starts many endpoints): a pass looks at every
+  // process's namespace, and only tables untouched for a minute go anyway.
+  if (Date.now() - lastTableGc >= 60_000) {
+    lastTableGc = Date.now();
+    setImmediate(() => {
+      try {
+        const gone = gcStaleTables();
+        if (gone.length) log.info({ tables: gone.length }, 'removed the label tables of namespaces that no longer exist');
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'label table clean-up failed');
+      }
+    });
+  }
 
   // Docker moves an endpoint's TUN into the container and renames it: the LSR follows the TUN.
   // We hold an fd on the namespace we are attached to, so its inode cannot be reused while we

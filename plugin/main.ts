@@ -98,6 +98,7 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
       removeIfExists(paths.socket);
       // Finish what is under way (a datapath being started) before the process goes.
       await mutex.run(async () => undefined);
+      supervisor.detach();
       log.info({}, 'wgmpls network driver stopped; datapaths keep running');
     },
   };

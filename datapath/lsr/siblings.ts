@@ -1,7 +1,9 @@
 // Hand-over between the endpoints of one namespace (docs/design.md section 2: line cards of one
-// chassis). Each datapath listens on <lsrDir>/<ifname>.sock; a frame whose route names a
-// sibling's device is written there, length-prefixed, and the sibling sends it on its tunnel.
-// Stream sockets because Node has no unix datagram sockets; a lost sibling drops, never blocks.
+// chassis). A sibling in the same process (the plugin's workers keep a namespace's endpoints
+// together) gets the frame by a function call. Otherwise: each datapath listens on
+// <lsrDir>/<ifname>.sock; a frame whose route names a sibling's device is written there,
+// length-prefixed, and the sibling sends it on its tunnel. Stream sockets because Node has no
+// unix datagram sockets; a lost sibling drops, never blocks.
 import net from 'node:net';
 import { existsSync, unlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,6 +108,15 @@ class RunGatherer {
   }
 }
 
+type Handler = (e: Exclude<Egress, { kind: 'local' }>) => void;
+type RunHandler = (via: NextHop | null, buf: Buffer, desc: Uint32Array, n: number, multicast: boolean) => void;
+
+/**
+ * The siblings listening in this process, by socket path (<lsrDir>/<ifname>.sock: namespace and
+ * interface): a hand-over to one of them needs no socket.
+ */
+const inProcess = new Map<string, { egress: Handler; mplsRun?: RunHandler }>();
+
 export class Siblings {
   private server: net.Server | null = null;
   private readonly out = new Map<string, { sock: net.Socket; ready: boolean; pending: Buffer[] }>();
@@ -118,6 +129,9 @@ export class Siblings {
     /** Labelled frames sharing next hop and outer entry (desc: offset, length, ethertype); by default each to onEgress. */
     private readonly onMplsRun?: (via: NextHop | null, buf: Buffer, desc: Uint32Array, n: number, multicast: boolean) => void,
   ) {}
+
+  /** This endpoint as siblings in the same process reach it (set when it listens). */
+  private local: { egress: Handler; mplsRun?: RunHandler } | null = null;
 
   get path(): string {
     return join(this.dir, `${this.ifname}.sock`);
@@ -149,6 +163,8 @@ export class Siblings {
       server.listen(this.path, () => {
         chmodSync(this.path, 0o600);
         this.server = server;
+        this.local = { egress: this.onEgress, mplsRun: this.onMplsRun };
+        inProcess.set(this.path, this.local);
         resolve();
       });
     });
@@ -156,6 +172,14 @@ export class Siblings {
 
   /** A run of frames for sibling `dev` (desc: offset, length, ethertype), written as one chunk. */
   sendMplsRun(dev: string, via: NextHop | null, buf: Buffer, desc: Uint32Array, n: number, multicast: boolean): void {
+    const local = inProcess.get(join(this.dir, `${dev}.sock`));
+    if (local) {
+      // Same process: the sibling sends the run on its tunnel now (it may rewrite the frames in
+      // place, as its own forwarder's egress would; nothing here reads them afterwards).
+      if (local.mplsRun) local.mplsRun(via, buf, desc, n, multicast);
+      else for (let k = 0; k < n; k++) local.egress({ kind: 'mpls', dev, via, frame: Buffer.from(buf.subarray(desc[3 * k], desc[3 * k] + desc[3 * k + 1])), multicast });
+      return;
+    }
     let total = 0;
     for (let k = 0; k < n; k++) total += HEADER + desc[3 * k + 1];
     const chunk = Buffer.allocUnsafe(total);
@@ -170,6 +194,12 @@ export class Siblings {
   }
 
   send(e: Exclude<Egress, { kind: 'local' }>): void {
+    const local = inProcess.get(join(this.dir, `${e.dev}.sock`));
+    if (local) {
+      // Same process: the sibling sends it on its tunnel now, as it would a frame from its socket.
+      local.egress(e);
+      return;
+    }
     this.write(e.dev, encodeEgress(e), 1);
   }
 
@@ -204,6 +234,7 @@ export class Siblings {
   }
 
   close(): void {
+    if (inProcess.get(this.path) === this.local) inProcess.delete(this.path);
     for (const c of this.out.values()) c.sock.destroy();
     this.out.clear();
     this.server?.close();

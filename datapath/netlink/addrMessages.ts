@@ -1,6 +1,6 @@
-// RTM_GETADDR for every address, and what the answers say. Pure.
-import { Flags, FlagsGet, NetlinkMessage, parseAttributes, rt } from 'netlink';
-import { Request, buildRequest } from './message';
+// RTM_GETADDR for every address, and what the answers say; RTM_NEWADDR for one. Pure.
+import { Flags, FlagsGet, FlagsNew, NetlinkMessage, parseAttributes, rt } from 'netlink';
+import { Request, buildRequest, u32 } from './message';
 
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
@@ -41,4 +41,27 @@ export function parseAddrs(reply: readonly NetlinkMessage[]): AddrInfo[] {
     out.push({ index, local: Uint8Array.from(own), scope });
   }
   return out;
+}
+
+const AF_INET6 = 10;
+const IFA_FLAGS = 8;
+/** IFA_F_NODAD: no duplicate address detection (the address is usable at once). */
+const IFA_F_NODAD = 0x02;
+
+/**
+ * `ip addr replace ADDR/LEN dev <index> [nodad]` as a request: IFA_LOCAL and IFA_ADDRESS both
+ * the address (no peer), scope global, as iproute2 sends it.
+ */
+export function newAddrRequest(index: number, addr: Uint8Array, prefixLen: number, nodad: boolean): Request {
+  const msg = Buffer.alloc(8);
+  msg[0] = addr.length === 4 ? AF_INET : AF_INET6;
+  msg[1] = prefixLen;
+  msg[2] = nodad ? IFA_F_NODAD : 0;
+  msg.writeUInt32LE(index, 4);
+  const attrs = [
+    { type: IFA_LOCAL, name: 'IFA_LOCAL', data: addr },
+    { type: IFA_ADDRESS, name: 'IFA_ADDRESS', data: addr },
+  ];
+  if (nodad) attrs.push({ type: IFA_FLAGS, name: 'IFA_FLAGS', data: u32(IFA_F_NODAD) });
+  return buildRequest(rt.MessageType.NEWADDR, Flags.REQUEST | Flags.ACK | FlagsNew.CREATE | FlagsNew.REPLACE, msg, attrs);
 }

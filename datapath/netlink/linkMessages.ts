@@ -1,6 +1,7 @@
-// RTM_GETLINK by name or for every link, and what the answers say. Pure.
+// RTM_GETLINK by name or for every link, and what the answers say; RTM_NEWLINK / RTM_DELLINK on
+// an existing link (renamed, up, deleted). Pure.
 import { Flags, FlagsGet, NetlinkMessage, parseAttributes, rt } from 'netlink';
-import { Request, buildRequest, cstr } from './message';
+import { Attr, Request, buildRequest, cstr } from './message';
 
 const IFLA_IFNAME = 3;
 
@@ -46,4 +47,34 @@ export function parseLinks(reply: readonly NetlinkMessage[]): LinkInfo[] {
     out.push({ index, name, up: (flags & IFF_UP) !== 0 });
   }
   return out;
+}
+
+/** struct ifinfomsg for a change to link `index`: IFF_UP set or cleared when `up` is given. */
+function ifinfomsg(index: number, up?: boolean): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeInt32LE(index, 4);
+  if (up !== undefined) {
+    b.writeUInt32LE(up ? IFF_UP : 0, 8);
+    b.writeUInt32LE(IFF_UP, 12);
+  }
+  return b;
+}
+
+export interface LinkChange {
+  /** Rename it (`ip link set name`; the link must be down). */
+  name?: string;
+  /** Bring it up or down. */
+  up?: boolean;
+}
+
+/** `ip link set dev <index> ...` as a request: RTM_NEWLINK on an existing link, as iproute2 sends it. */
+export function setLinkRequest(index: number, change: LinkChange): Request {
+  const attrs: Attr[] = [];
+  if (change.name !== undefined) attrs.push({ type: IFLA_IFNAME, name: 'IFLA_IFNAME', data: cstr(change.name) });
+  return buildRequest(rt.MessageType.NEWLINK, Flags.REQUEST | Flags.ACK, ifinfomsg(index, change.up), attrs);
+}
+
+/** `ip link del dev <index>` as a request. */
+export function deleteLinkRequest(index: number): Request {
+  return buildRequest(rt.MessageType.DELLINK, Flags.REQUEST | Flags.ACK, ifinfomsg(index), []);
 }

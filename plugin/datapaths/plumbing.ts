@@ -1,41 +1,33 @@
-// Puts a restarted datapath's TUN back where Docker had put the original: the TUN dies with the
-// process that held it, taking the container's interface (name, addresses, up state) along, and
-// dockerd never redoes a Join. We redo what Docker did: move it into the sandbox, give it the
-// name Docker chose, the IPAM addresses, and bring it up.
-// `ip -n` only takes names under /var/run/netns, a SandboxKey is a path: nsenter does the rest.
-import { must } from '../../datapath/sys/exec';
+// Puts a restarted datapath's TUN back as Docker had set it up: the TUN dies with the process
+// that held it, taking the container's interface (name, addresses, up state) along, and dockerd
+// never redoes a Join. The worker creates the new TUN inside the sandbox under the name Docker
+// chose; here it gets the IPAM addresses and is brought up, as Docker did. By rtnetlink from this
+// process (the addon's socket, opened inside the sandbox), so putting a worker's worth of
+// endpoints back spawns no `ip` or `nsenter` at all.
 import { existsSync } from 'node:fs';
+import { netlinkAddon } from '../../datapath/netlink/native';
+import { addAddress, setLink } from '../../datapath/netlink/links';
 import { DockerdLookup, trustedDockerdPids } from '../docker/dockerdProcess';
 
 export interface Replumb {
-  hostIfname: string;
+  /** A usable path of the container's namespace (sandboxPath). */
   sandboxKey: string;
+  /** The TUN's name there (wgm0...). */
   containerIfname: string;
   /** With prefix length, as IPAM gave them. */
   addresses: string[];
 }
 
-async function run(cmd: string, args: string[], input?: string): Promise<void> {
-  await must(cmd, args, { input, timeoutMs: 10_000 });
-}
-
-export async function plumbIntoSandbox(r: Replumb): Promise<void> {
-  const inSandbox = (cmd: string, args: string[], input?: string): Promise<void> => run('nsenter', [`--net=${r.sandboxKey}`, cmd, ...args], input);
-  await run('ip', ['link', 'set', 'dev', r.hostIfname, 'netns', r.sandboxKey]);
-  await inSandbox('ip', ['link', 'set', 'dev', r.hostIfname, 'name', r.containerIfname]);
+export function setUpInSandbox(r: Replumb): void {
   if (r.addresses.some((a) => a.includes(':'))) {
     // Docker turns IPv6 off for the whole sandbox (all/default) and on again per interface of an
-    // IPv6 network; a new interface inherits "off". /proc/sys/net is that of the caller's netns.
-    await inSandbox('sh', ['-c', 'echo 0 > "/proc/sys/net/ipv6/conf/$1/disable_ipv6"', 'wgmpls', r.containerIfname]);
+    // IPv6 network; a new interface inherits "off". /proc/sys/net is that of the opener's netns.
+    netlinkAddon().procSys(`ipv6/conf/${r.containerIfname}/disable_ipv6`, '0', r.sandboxKey);
   }
-  const batch: string[] = [];
-  for (const a of r.addresses) {
-    // Docker adds IPv6 addresses without duplicate address detection; so must we, or the address
-    // stays tentative (unusable) for a second or two.
-    batch.push(`addr add ${a} dev ${r.containerIfname}${a.includes(':') ? ' nodad' : ''}`);
-  }
-  batch.push(`link set dev ${r.containerIfname} up`);
-  await inSandbox('ip', ['-batch', '-'], batch.join('\n') + '\n');
+  // Docker adds IPv6 addresses without duplicate address detection; so must we, or the address
+  // stays tentative (unusable) for a second or two.
+  for (const a of r.addresses) addAddress(r.containerIfname, a, r.sandboxKey, a.includes(':'));
+  setLink(r.containerIfname, { up: true }, r.sandboxKey);
 }
 
 /**

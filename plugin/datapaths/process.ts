@@ -1,6 +1,6 @@
-// Datapath processes as the OS sees them: spawned detached (own session and process group, output
-// to a file), so neither a plugin restart nor a signal to the plugin's terminal reaches them;
-// found again later by pid + start time; stopped with SIGTERM, then SIGKILL for the group.
+// Datapath worker processes as the OS sees them: spawned detached (own session and process group,
+// output to a file), so neither a plugin restart nor a signal to the plugin's terminal reaches
+// them; found again later by pid + start time; stopped with SIGTERM, then SIGKILL for the group.
 import { spawn } from 'node:child_process';
 import {
   closeSync,
@@ -9,18 +9,21 @@ import {
   openSync,
   readFileSync,
   readdirSync,
-  readlinkSync,
   unlinkSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { DatapathRef } from '../state/types';
 
-export interface SpawnSpec {
+export interface WorkerSpawnSpec {
   cli: string;
-  ifname: string;
+  /** Its control socket. */
+  control: string;
+  /** What its warm-up devices look like (those of the network that needed it). */
   mtu: number;
   listenAddress: string;
   mplsPeers: 'seed' | 'any';
+  /** Serve first, warm up when asked (a worker putting crashed endpoints back). */
+  deferWarmUp: boolean;
   logFile: string;
 }
 
@@ -55,28 +58,64 @@ export function isAlive(ref: DatapathRef): boolean {
   return st !== null && st.startTime === ref.startTime && st.state !== 'Z' && st.state !== 'X';
 }
 
-/** Guards against adopting an unrelated process that happens to have the recorded pid. */
-export function runsDatapath(ref: DatapathRef, ifname: string): boolean {
+function argvOf(pid: number): string[] {
   try {
-    const argv = readFileSync(`/proc/${ref.pid}/cmdline`, 'utf8').split('\0');
-    return argv.includes('datapath') && argv.includes(ifname);
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   } catch {
-    return false;
+    return [];
   }
 }
 
-export function spawnDatapath(spec: SpawnSpec): DatapathRef {
+/**
+ * A per-endpoint datapath process of an older build (`wgmpls datapath IFNAME`); guards against
+ * stopping an unrelated process that happens to have the recorded pid.
+ */
+export function runsDatapath(ref: DatapathRef, ifname: string): boolean {
+  const argv = argvOf(ref.pid);
+  return argv.includes('datapath') && argv.includes(ifname);
+}
+
+/** The worker listening on `control` (not an unrelated process that reuses the recorded pid). */
+export function runsWorker(ref: DatapathRef, control: string): boolean {
+  const argv = argvOf(ref.pid);
+  return argv.includes('worker') && argv.includes(control);
+}
+
+/**
+ * Every worker process whose control socket lies in `dir` (the one of this plugin's state), by
+ * its command line: also those no state names (a plugin killed while it was starting one).
+ */
+export function workersIn(dir: string): { ref: DatapathRef; control: string }[] {
+  const out: { ref: DatapathRef; control: string }[] = [];
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return out;
+  }
+  for (const p of pids) {
+    const argv = argvOf(Number(p));
+    const i = argv.indexOf('--control');
+    if (i < 0 || !argv.includes('worker') || dirname(argv[i + 1] ?? '') !== dir) continue;
+    const startTime = startTimeOf(Number(p));
+    if (startTime !== null) out.push({ ref: { pid: Number(p), startTime }, control: argv[i + 1] });
+  }
+  return out;
+}
+
+export function spawnWorker(spec: WorkerSpawnSpec): DatapathRef {
   mkdirSync(join(spec.logFile, '..'), { recursive: true, mode: 0o750 });
   const out = openSync(spec.logFile, 'a', 0o640);
   try {
-    const args = [spec.cli, 'datapath', spec.ifname, '--mtu', String(spec.mtu), '--listen-address', spec.listenAddress, '--mpls-peers', spec.mplsPeers];
+    const args = [spec.cli, 'worker', '--control', spec.control, '--mtu', String(spec.mtu), '--listen-address', spec.listenAddress, '--mpls-peers', spec.mplsPeers];
+    if (spec.deferWarmUp) args.push('--defer-warm-up');
     const child = spawn(process.execPath, args, { detached: true, cwd: '/', stdio: ['ignore', out, out], env: process.env });
-    if (child.pid === undefined) throw new Error(`cannot start the datapath for ${spec.ifname}`);
+    if (child.pid === undefined) throw new Error(`cannot start a datapath worker (${spec.control})`);
     // Reaped by libuv if it dies while we run; otherwise it simply outlives us.
     child.unref();
     child.on('error', () => undefined);
     const startTime = startTimeOf(child.pid);
-    if (startTime === null) throw new Error(`the datapath for ${spec.ifname} exited at once (see ${spec.logFile})`);
+    if (startTime === null) throw new Error(`the datapath worker exited at once (see ${spec.logFile})`);
     return { pid: child.pid, startTime };
   } finally {
     closeSync(out);
@@ -126,31 +165,6 @@ export function removeIfExists(file: string): void {
   }
 }
 
-
-/**
- * The name the TUN has now, read from the datapath's own fd (/proc/<pid>/fdinfo shows "iff:" for
- * a TUN fd): after Join Docker has renamed it wgm0, wgm1... inside the container, and only the
- * fd holder can tell which of those is ours.
- */
-export function currentTunName(pid: number): string | null {
-  const dir = `/proc/${pid}/fd`;
-  let fds: string[];
-  try {
-    fds = readdirSync(dir);
-  } catch {
-    return null;
-  }
-  for (const fd of fds) {
-    try {
-      if (readlinkSync(join(dir, fd)) !== '/dev/net/tun') continue;
-      const m = /^iff:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) return m[1];
-    } catch {
-      // fd closed meanwhile
-    }
-  }
-  return null;
-}
 
 export function linkExists(ifname: string): boolean {
   return existsSync(`/sys/class/net/${ifname}`);

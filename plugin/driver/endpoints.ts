@@ -1,8 +1,10 @@
 // CreateEndpoint / DeleteEndpoint / Join / Leave / EndpointOperInfo.
 //
-// An endpoint is one datapath process with its own key and UDP port; its TUN is created in the
-// host namespace at CreateEndpoint (so the MTU is set before Docker takes it: Docker leaves it
-// alone) and handed to Docker by name at Join, which moves it into the container as wgm0, wgm1...
+// An endpoint is one datapath (a device in a worker process) with its own key and UDP port. The
+// key and port are made at CreateEndpoint; the datapath starts at Join, when the container's
+// namespace is known (its endpoints share a worker, supervisor.ts), with its TUN in the host
+// namespace (so the MTU is set before Docker takes it: Docker leaves it alone), handed to Docker
+// by name in Join's answer; Docker moves it into the container as wgm0, wgm1...
 import { ROUTES_LABEL, RoutesLabelError, parseRoutesLabel } from '../routes/label';
 import { generatePrivateKey, publicKey } from '../../datapath/crypto/x25519';
 import { DriverError } from '../api/errors';
@@ -75,17 +77,8 @@ export async function createEndpoint(ctx: DriverContext, req: CreateEndpointRequ
   if (req.Interface?.Address) ep.address = req.Interface.Address;
   if (req.Interface?.AddressIPv6) ep.addressIPv6 = req.Interface.AddressIPv6;
   if (typeof routesOpt === 'string') ep.routes = routesOpt;
-  // Saved before the process exists: if we die in between, the supervisor finishes the job.
+  // The datapath starts at Join; the network's other endpoints learn of this one then.
   ctx.store.putEndpoint(ep);
-  try {
-    await ctx.supervisor.start(ep);
-  } catch (err) {
-    const cur = ctx.store.endpoint(ep.id) ?? ep;
-    await ctx.supervisor.stop(cur);
-    ctx.store.deleteEndpoint(ep.id);
-    throw err;
-  }
-  await ctx.supervisor.syncNetwork(network.id, ep.id);
   ctx.log.info({ network: short(network.id), endpoint: short(ep.id), ifname, port, address: ep.address, addressIPv6: ep.addressIPv6, peers: members.length }, 'endpoint created');
   return { Interface: {} };
 }
@@ -112,13 +105,27 @@ export interface JoinResponse {
   StaticRoutes?: { Destination: string; RouteType: 1 }[];
 }
 
-export function join(ctx: DriverContext, req: JoinRequest): JoinResponse {
-  const ep = ctx.store.endpoint(req.EndpointID);
-  if (!ep) throw new DriverError(`endpoint ${short(req.EndpointID)} is unknown to the wgmpls driver`);
+export async function join(ctx: DriverContext, req: JoinRequest): Promise<JoinResponse> {
+  const known = ctx.store.endpoint(req.EndpointID);
+  if (!known) throw new DriverError(`endpoint ${short(req.EndpointID)} is unknown to the wgmpls driver`);
   // Only recorded: the namespace file may not exist yet, and asking dockerd about the container
-  // from in here would block until this very Join returns.
-  ctx.store.patchEndpoint(ep.id, { sandboxKey: req.SandboxKey, containerIfname: undefined, nsid: undefined });
-  ctx.log.info({ endpoint: short(ep.id), ifname: ep.ifname, sandboxKey: req.SandboxKey }, 'endpoint joined');
+  // from in here would block until this very Join returns. The key names the sandbox, which is
+  // all the worker placement needs.
+  const ep = ctx.store.patchEndpoint(known.id, { sandboxKey: req.SandboxKey, containerIfname: undefined, nsid: undefined }) ?? known;
+  if (!ctx.supervisor.hosts(ep)) {
+    try {
+      await ctx.supervisor.start(ep);
+    } catch (err) {
+      ctx.store.patchEndpoint(ep.id, { sandboxKey: undefined });
+      throw err;
+    }
+    // The others learn the new peer, then it starts the handshakes: the link is up before the
+    // container's first packet.
+    await ctx.supervisor.syncNetwork(ep.networkId, ep.id);
+    const started = ctx.store.endpoint(ep.id);
+    if (started) await ctx.supervisor.kickHandshakes(started).catch((err: Error) => ctx.log.warn({ endpoint: short(ep.id), err: err.message }, 'cannot start handshakes'));
+  }
+  ctx.log.info({ endpoint: short(ep.id), ifname: ep.ifname, sandboxKey: req.SandboxKey, worker: ctx.store.endpoint(ep.id)?.worker }, 'endpoint joined');
   const net = ctx.store.network(ep.networkId);
   const routes: { Destination: string; RouteType: 1 }[] = [];
   if (net?.defaultRoute) {

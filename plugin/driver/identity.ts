@@ -5,7 +5,6 @@
 // An endpoint going away leaves a retained identity behind; the container's next endpoint on
 // that network takes it over. Both run under the plugin's lock.
 import { UapiError } from '../datapaths/uapiClient';
-import { isAlive } from '../datapaths/process';
 import { short } from '../datapaths/supervisor';
 import { combineTexts, readTableText, removeTableDir } from '../datapaths/tables';
 import type { EndpointState, PendingTable, RetainedIdentity } from '../state/types';
@@ -55,7 +54,7 @@ export async function adoptIdentity(ctx: DriverContext, ep: EndpointState, r: Re
   const portFree = r.port !== ep.port && !store.endpoints().some((e) => e.id !== ep.id && e.port === r.port);
   let port = portFree ? r.port : ep.port;
   // A datapath that is not running gets the stored key and port when the supervisor restarts it.
-  if (ep.datapath && isAlive(ep.datapath)) {
+  if (supervisor.hosts(ep)) {
     const client = supervisor.client(ep);
     try {
       // One transaction: the datapath binds the port first, and changes nothing if that fails.

@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import {
+  DatapathRef,
   EndpointState,
   NetworkState,
   RetainedIdentity,
@@ -129,6 +130,19 @@ export class StateStore {
     return next;
   }
 
+  /** Several patchEndpoint()s written at once (a worker's endpoints after its restart). */
+  patchEndpoints(patches: ReadonlyMap<string, Partial<EndpointState>>): void {
+    this.commit((s) => {
+      for (const [id, patch] of patches) {
+        const cur = s.endpoints[id];
+        if (!cur) continue;
+        const next: EndpointState = { ...cur, ...patch };
+        for (const k of Object.keys(patch) as (keyof EndpointState)[]) if (patch[k] === undefined) delete next[k];
+        s.endpoints[id] = next;
+      }
+    });
+  }
+
   deleteEndpoint(id: string): void {
     this.commit((s) => {
       delete s.endpoints[id];
@@ -157,12 +171,31 @@ export class StateStore {
     });
   }
 
+  /** The worker processes by slot. */
+  workers(): Map<number, DatapathRef> {
+    return new Map(Object.entries(this.state.workers ?? {}).map(([slot, ref]): [number, DatapathRef] => [Number(slot), ref]));
+  }
+
+  putWorker(slot: number, ref: DatapathRef): void {
+    this.commit((s) => {
+      s.workers = { ...(s.workers ?? {}), [String(slot)]: ref };
+    });
+  }
+
+  deleteWorker(slot: number): void {
+    if (!this.state.workers?.[String(slot)]) return;
+    this.commit((s) => {
+      delete s.workers?.[String(slot)];
+    });
+  }
+
   /** Makes the change on a copy, writes the copy, and only then takes it as the state. */
   private commit(change: (s: State) => void): void {
     const next = structuredClone(this.state);
     change(next);
     // An empty `retained` is left out: the file of a plugin that kept nothing reads as before.
     if (next.retained && Object.keys(next.retained).length === 0) delete next.retained;
+    if (next.workers && Object.keys(next.workers).length === 0) delete next.workers;
     try {
       this.write(next);
     } catch (err) {

@@ -64,7 +64,13 @@ export const EndpointStateSchema = z.object({
   sandboxKey: z.string().optional(),
   /** The name Docker gave the TUN inside the container (wgm0, wgm1...), learnt after Join. */
   containerIfname: z.string().optional(),
+  /**
+   * The process that runs its datapath: the worker of slot `worker` (shared by the endpoints that
+   * worker hosts), or, in state written by an older build, a process of its own.
+   */
   datapath: DatapathRefSchema.optional(),
+  /** The worker slot hosting its datapath, once placed (at Join); absent while it needs none. */
+  worker: z.number().int().nonnegative().optional(),
   /** `--driver-opt wgmpls.routes=...` of this endpoint: checked at CreateEndpoint, applied with the label's. */
   routes: z.string().optional(),
   createdAt: z.string(),
@@ -113,6 +119,8 @@ export const StateSchema = z.object({
   endpoints: z.record(EndpointStateSchema),
   /** By retainedKey(); absent when empty (a state with nothing in it stays three keys). */
   retained: z.record(RetainedIdentitySchema).optional(),
+  /** The running worker processes by slot number; absent when there are none. */
+  workers: z.record(z.string().regex(/^\d+$/), DatapathRefSchema).optional(),
 });
 export type State = z.infer<typeof StateSchema>;
 

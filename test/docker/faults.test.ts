@@ -7,8 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, waitFor } from '../net/harness';
-import { Plugin, docker, dockerOk, ensureImage, mustPing, whyNotRunnable } from './helpers';
+import { Plugin, docker, dockerOk, ensureImage, hostedDatapaths as datapaths, mustPing, whyNotRunnable } from './helpers';
 import { describeWhere } from '../canRun';
+import { workerDirFor } from '../../plugin/config';
+import { workersIn } from '../../plugin/datapaths/process';
 
 jest.setTimeout(300_000);
 const maybe = describeWhere(whyNotRunnable());
@@ -18,22 +20,6 @@ const PARALLEL = 30;
 const many = Array.from({ length: PARALLEL }, (_, i) => `wgmt-lf-c${i}`);
 const OTHERS = ['wgmt-lf-x', 'wgmt-lf-k1', 'wgmt-lf-k2', 'wgmt-lf-s1', 'wgmt-lf-s2', 'wgmt-lf-s3', 'wgmt-lf-s4'];
 const NETS = [NET, 'wgmt-lf-kill', 'wgmt-lf-state', 'wgmt-lf-state2'];
-
-/** pids of datapath processes (any checkout), by their interface name. */
-function datapaths(): Map<string, number> {
-  const out = new Map<string, number>();
-  let text = '';
-  try {
-    text = execFileSync('pgrep', ['-af', 'main.js datapath'], { encoding: 'utf8' });
-  } catch {
-    return out; // none
-  }
-  for (const line of text.trim().split('\n')) {
-    const m = /^(\d+) .*main\.js datapath (\S+)/.exec(line);
-    if (m) out.set(m[2], Number(m[1]));
-  }
-  return out;
-}
 
 const hostLink = (ifname: string): boolean => existsSync(`/sys/class/net/${ifname}`);
 
@@ -82,7 +68,7 @@ maybe('the plugin under load and faults', () => {
     expect(new Set(ours.map((e) => e.publicKey)).size).toBe(PARALLEL);
     expect(new Set(ours.map((e) => e.privateKey)).size).toBe(PARALLEL);
     expect(new Set(ours.map((e) => e.ifname)).size).toBe(PARALLEL);
-    const running = datapaths();
+    const running = await datapaths(plugin);
     for (const e of ours) {
       expect(running.get(e.ifname)).toBe(e.datapath?.pid);
       const peers = (await run('wg', ['show', e.ifname, 'peers'])).stdout.trim().split('\n');
@@ -98,7 +84,7 @@ maybe('the plugin under load and faults', () => {
     expect(Object.values(plugin.state().endpoints)).toEqual([]);
     expect(plugin.state().networks).toEqual({});
     for (const e of ours) {
-      expect(datapaths().has(e.ifname)).toBe(false);
+      expect((await datapaths(plugin)).has(e.ifname)).toBe(false);
       expect(hostLink(e.ifname)).toBe(false);
     }
   });
@@ -136,7 +122,7 @@ maybe('the plugin under load and faults', () => {
         90_000,
       );
       const ours = Object.values(plugin.state().endpoints).filter((e) => e.networkId === net);
-      const running = datapaths();
+      const running = await datapaths(plugin);
       for (const e of ours) expect(running.get(e.ifname)).toBe(e.datapath?.pid);
       // Every datapath this plugin ever started (its logs name them) is in the state or gone, TUN too.
       const known = new Set(Object.values(plugin.state().endpoints).map((e) => e.ifname));
@@ -165,15 +151,15 @@ maybe('the plugin under load and faults', () => {
       await mustPing('wgmt-lf-x', ip);
     }
 
-    test('during CreateEndpoint (its datapath just started)', async () => {
-      const before = new Set(datapaths().keys());
-      const r = await killDuring('wgmt-lf-k1', () => [...datapaths().keys()].some((k) => !before.has(k)));
+    test('during CreateEndpoint (the endpoint just recorded, no datapath yet)', async () => {
+      const mark = plugin.logs.length;
+      const r = await killDuring('wgmt-lf-k1', () => plugin.logs.slice(mark).includes('endpoint created'));
       await worksOrFailedCleanly('wgmt-lf-k1', r);
     });
 
-    test('during Join (the join just recorded)', async () => {
+    test('during Join (its datapath just started in a worker, the peers not told yet)', async () => {
       const mark = plugin.logs.length;
-      const r = await killDuring('wgmt-lf-k2', () => plugin.logs.slice(mark).includes('endpoint joined'));
+      const r = await killDuring('wgmt-lf-k2', () => /"restart":false[^\n]*"datapath up"/.test(plugin.logs.slice(mark)));
       await worksOrFailedCleanly('wgmt-lf-k2', r);
     });
   });
@@ -213,7 +199,7 @@ maybe('the plugin under load and faults', () => {
 
     async function refusedCleanly(cause: RegExp): Promise<void> {
       const good = stateFile();
-      const pids = datapaths();
+      const pids = await datapaths(plugin);
       const net = await docker('network', 'create', '-d', 'wgmpls', '--subnet', '10.67.3.0/24', 'wgmt-lf-state2');
       expect(net.code).not.toBe(0);
       expect(net.stderr).toMatch(/wgmpls cannot save its state in \S+ \(/);
@@ -224,7 +210,7 @@ maybe('the plugin under load and faults', () => {
       expect(r.stderr).toMatch(/wgmpls cannot save its state/);
       expect(r.stderr).toMatch(cause);
       expect(stateFile().equals(good)).toBe(true);
-      expect([...datapaths().keys()].sort()).toEqual([...pids.keys()].sort()); // no datapath started
+      expect([...(await datapaths(plugin)).keys()].sort()).toEqual([...pids.keys()].sort()); // no datapath started
       expect(plugin.proc?.exitCode).toBeNull(); // the plugin lives on
       await dockerOk('rm', '-f', 'wgmt-lf-s2');
       await mustPing('wgmt-lf-s1', '10.67.2.2');
@@ -256,5 +242,14 @@ maybe('the plugin under load and faults', () => {
       rmSync(join(mnt, 'fill'));
       await recovers('wgmt-lf-s4', '10.67.2.4');
     });
+  });
+
+  test('after all of it, removing the containers and networks leaves no datapath worker running', async () => {
+    await removeAll();
+    const dir = workerDirFor(join(plugin.dir, 'state'));
+    // Not even one started by a plugin killed before it could record it (stopped at the restart).
+    await waitFor('the workers to go', () => workersIn(dir).length === 0, 15_000).catch(() => undefined);
+    expect(workersIn(dir).map((w) => w.control)).toEqual([]);
+    expect(plugin.state().workers).toBeUndefined();
   });
 });

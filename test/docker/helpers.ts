@@ -3,10 +3,13 @@
 // private socket: the socket's name is the driver's name, so a test can run beside another
 // driver instance on the same dockerd).
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { CLI, ROOT, RunResult, isRoot, run, waitFor } from '../net/harness';
+import { WorkerClient } from '../../plugin/datapaths/workerClient';
+import { workersIn } from '../../plugin/datapaths/process';
+import { workerDirFor } from '../../plugin/config';
 
 export const DEFAULT_SOCKET = '/run/docker/plugins/wgmpls.sock';
 
@@ -51,11 +54,57 @@ export interface EndpointRecord {
   port: number;
   address?: string;
   datapath?: { pid: number };
+  /** The worker slot hosting its datapath. */
+  worker?: number;
+  containerId?: string;
 }
 
 export interface StateFile {
   networks: Record<string, unknown>;
   endpoints: Record<string, EndpointRecord>;
+  /** The datapath worker processes by slot (absent when there are none). */
+  workers?: Record<string, { pid: number }>;
+}
+
+/**
+ * Which process runs each endpoint's datapath now, by interface name: every datapath worker's
+ * endpoints, as it lists them on its control socket, and any per-endpoint `wgmpls datapath
+ * wgm<12 hex>` process (the names the plugin gives; other tests' datapaths are named otherwise).
+ * With `plugin`, only the workers of that instance (by their control sockets' directory).
+ */
+export async function hostedDatapaths(plugin?: Plugin): Promise<Map<string, number>> {
+  const mine = plugin ? workerDirFor(join(plugin.dir, 'state')) : null;
+  const out = new Map<string, number>();
+  const procs = (pattern: string): string[] => {
+    const r = spawnSync('pgrep', ['-af', pattern], { encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.trim().split('\n') : [];
+  };
+  for (const line of procs('main.js datapath')) {
+    const m = /^(\d+) .*main\.js datapath (wgm[0-9a-f]{12})(\s|$)/.exec(line);
+    if (m) out.set(m[2], Number(m[1]));
+  }
+  for (const line of procs('main.js worker')) {
+    const m = /^(\d+) .*main\.js worker .*--control (\S+)/.exec(line);
+    if (!m || (mine !== null && dirname(m[2]) !== mine)) continue;
+    let client: WorkerClient | null = null;
+    try {
+      client = await WorkerClient.connect(m[2], 2000);
+      const hello = await client.hello();
+      if (hello.pid !== Number(m[1])) continue;
+      for (const e of hello.endpoints) out.set(e.ifname, hello.pid);
+    } catch {
+      // gone meanwhile, or another plugin's socket no longer reachable
+    } finally {
+      client?.close();
+    }
+  }
+  return out;
+}
+
+/** Whether `pid` runs a wgmpls datapath process: a worker, or a per-endpoint one for `ifname`. */
+export function runsDatapathProcess(pid: number, ifname?: string): boolean {
+  const argv = spawnSync('cat', [`/proc/${pid}/cmdline`], { encoding: 'utf8' }).stdout.split('\0');
+  return argv.includes('worker') || (ifname !== undefined && argv.includes('datapath') && argv.includes(ifname));
 }
 
 export class Plugin {
@@ -63,8 +112,14 @@ export class Plugin {
   logs = '';
   private tmp: string | null = null;
 
-  /** socket: where dockerd finds this instance; its file name (without .sock) is the driver name. */
-  constructor(readonly socket = DEFAULT_SOCKET) {}
+  /**
+   * socket: where dockerd finds this instance; its file name (without .sock) is the driver name.
+   * extraEnv: more of the plugin's environment (WGMPLS_WORKERS...).
+   */
+  constructor(
+    readonly socket = DEFAULT_SOCKET,
+    private readonly extraEnv: NodeJS.ProcessEnv = {},
+  ) {}
 
   get driver(): string {
     return basename(this.socket, '.sock');
@@ -77,7 +132,7 @@ export class Plugin {
   }
 
   get env(): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, WGMPLS_STATE_DIR: join(this.dir, 'state'), WGMPLS_LOG_DIR: join(this.dir, 'logs') };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.extraEnv, WGMPLS_STATE_DIR: join(this.dir, 'state'), WGMPLS_LOG_DIR: join(this.dir, 'logs') };
     if (this.socket !== DEFAULT_SOCKET) env.WGMPLS_PLUGIN_SOCKET = this.socket;
     return env;
   }
@@ -87,6 +142,8 @@ export class Plugin {
     this.proc = proc;
     const collect = (d: Buffer): void => {
       this.logs += d.toString();
+      // WGMT_KEEP_LOGS: the plugin's own log stays too, beside the datapath workers' logs.
+      if (process.env.WGMT_KEEP_LOGS !== undefined) appendFileSync(join(this.dir, 'plugin.log'), d);
     };
     proc.stdout?.on('data', collect);
     proc.stderr?.on('data', collect);
@@ -117,13 +174,18 @@ export class Plugin {
     return ep;
   }
 
-  /** Kills whatever datapath the state still names (there should be none after a clean teardown). */
+  /**
+   * Kills whatever datapath process (worker) the state still names (there should be none after a
+   * clean teardown); a cold start test uses it to play a reboot.
+   */
   killLeftoverDatapaths(): void {
-    for (const ep of Object.values(this.state().endpoints)) {
-      if (!ep.datapath) continue;
-      const argv = spawnSync('cat', [`/proc/${ep.datapath.pid}/cmdline`], { encoding: 'utf8' }).stdout.split('\0');
-      if (argv.includes('datapath') && argv.includes(ep.ifname)) process.kill(ep.datapath.pid, 'SIGKILL');
-    }
+    const st = this.state();
+    const pids = new Map<number, string | undefined>();
+    for (const w of Object.values(st.workers ?? {})) pids.set(w.pid, undefined);
+    // And any worker of this instance no state names (a plugin killed while starting one).
+    for (const w of workersIn(workerDirFor(join(this.dir, 'state')))) pids.set(w.ref.pid, undefined);
+    for (const ep of Object.values(st.endpoints)) if (ep.datapath) pids.set(ep.datapath.pid, ep.ifname);
+    for (const [pid, ifname] of pids) if (runsDatapathProcess(pid, ifname)) process.kill(pid, 'SIGKILL');
   }
 }
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { CLI, run, sleep, uapiRequest, udpPayloads, waitFor } from '../net/harness';
+import { workerDirFor } from '../../plugin/config';
 import { Plugin, docker, dockerOk, ensureImage, mustPing, ping, whyNotRunnable } from './helpers';
 import { parseSet } from '../../datapath/ipc/uapi';
 import { DriverError } from '../../plugin/api/errors';
@@ -224,12 +225,8 @@ maybe('docker network driver (wgmpls plugin)', () => {
   afterAll(async () => {
     await removeAll();
     await plugin.stop();
-    // Belt and braces: whatever datapath the state still names (there should be none).
-    for (const ep of Object.values(plugin.state().endpoints)) {
-      if (!ep.datapath) continue;
-      const argv = spawnSync('cat', [`/proc/${ep.datapath.pid}/cmdline`], { encoding: 'utf8' }).stdout.split('\0');
-      if (argv.includes('datapath') && argv.includes(ep.ifname)) process.kill(ep.datapath.pid, 'SIGKILL');
-    }
+    // Belt and braces: whatever datapath process the state still names (there should be none).
+    plugin.killLeftoverDatapaths();
     if (process.env.WGMT_KEEP_LOGS === undefined) rmSync(plugin.dir, { recursive: true, force: true });
   }, 120_000);
 
@@ -427,6 +424,8 @@ maybe('docker network driver (wgmpls plugin)', () => {
       expect(existsSync(`/var/run/wireguard/${ep.ifname}.sock`)).toBe(false);
       expect(udp).not.toMatch(new RegExp(`:${ep.port}\\s`));
     }
+    // The datapath workers went with the last endpoint.
+    expect(procs).not.toContain(workerDirFor(join(plugin.dir, 'state')));
     // Datapath logs go with their endpoints; the state file stays private.
     expect(existsSync(join(plugin.dir, 'logs')) ? spawnSync('ls', [join(plugin.dir, 'logs')], { encoding: 'utf8' }).stdout : '').toBe('');
     expect(statSync(join(plugin.dir, 'state', 'state.json')).mode & 0o777).toBe(0o600);

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, run, sleep, waitFor } from '../net/harness';
+import { workerDirFor } from '../../plugin/config';
 import { Plugin, docker, dockerAnswers, dockerDown, dockerOk, dockerUp, ensureImage, mustPing, whyNotRunnable } from './helpers';
 import { LSR_ROOT, parseTable } from '../../datapath/lsr/store';
 import { combineTexts, mergeTables, renameDevices } from '../../plugin/datapaths/tables';
@@ -369,6 +370,7 @@ maybe('nothing lost across dockerd restarts and a cold start (wgmpls plugin)', (
     const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
     const procs = (await run('ps', ['-eo', 'pid,args'])).stdout;
     const udp = (await run('ss', ['-uan'])).stdout;
+    expect(procs).not.toContain(workerDirFor(join(plugin.dir, 'state'))); // the datapath workers too
     for (const e of eps) {
       expect(links).not.toContain(e.ifname);
       expect(procs).not.toContain(`datapath ${e.ifname}`);

@@ -104,7 +104,7 @@ export class Lab {
       containers: ids,
       ports: eps.map((e) => e.port),
       ifnames: eps.map((e) => e.ifname),
-      pids: eps.flatMap((e) => (e.datapath ? [e.datapath.pid] : [])),
+      pids: [...new Set([...eps.flatMap((e) => (e.datapath ? [e.datapath.pid] : [])), ...Object.values(this.plugin.state().workers ?? {}).map((w) => w.pid)])],
       nsids,
     };
   }
@@ -119,7 +119,7 @@ export class Lab {
       if (nets) out.push(`networks ${nets.replace(/\n/g, ' ')}`);
       const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
       for (const i of fp.ifnames) if (links.includes(` ${i}:`) || links.includes(` ${i}@`)) out.push(`TUN ${i}`);
-      for (const p of fp.pids) if (existsSync(`/proc/${p}`) && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('datapath')) out.push(`datapath pid ${p}`);
+      for (const p of fp.pids) if (existsSync(`/proc/${p}`) && /\0(datapath|worker)\0/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8'))) out.push(`datapath pid ${p}`);
       const udp = (await run('ss', ['-Huan'])).stdout;
       for (const p of fp.ports) if (new RegExp(`127\\.0\\.0\\.1:${p}\\s`).test(udp)) out.push(`UDP port ${p}`);
       for (const n of fp.nsids) if (existsSync(join('/run/wgmpls/lsr', n))) out.push(`label table /run/wgmpls/lsr/${n}`);

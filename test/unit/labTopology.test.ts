@@ -98,7 +98,7 @@ topology:
     expect(() => topologyFromYaml('topology: {}')).toThrow(/no lab name/);
   });
 
-  test.each(['tunnel', 'router', 'stack', 'lan'])('lab/%s.clab.yml is a valid lab', (name) => {
+  test.each(['tunnel', 'router', 'stack', 'lan', 'ring'])('lab/%s.clab.yml is a valid lab', (name) => {
     const file = join(LAB, `${name}.clab.yml`);
     const checked = checkTopology(readTopology(file));
     expect(checked.lab).toBe(name);
