@@ -2,7 +2,8 @@
 // node linked to the next and the one after (plugin/lab/ring.ts: 2N links, 4N endpoints), started
 // the way a lab starts them (created on one network, connected to the rest, started; BENCH_PARALLEL
 // at a time, default 4). Measures, against goals for the 50-node ring:
-//   - memory per endpoint: resident memory of the plugin and its datapath workers over 4N;
+//   - memory per endpoint: resident memory of the plugin and its datapath workers over 4N, with
+//     the ring idle and again once 2 MiB of TCP have crossed every link (buffers in use);
 //   - deploy to the last handshake: from the first network made to every endpoint's handshake;
 //   - start cost per endpoint: the same N containers started on --network none, the difference;
 //   - the wgmpls share of one `docker run` (its time minus the same run on --network none),
@@ -31,6 +32,8 @@ const IMAGE = 'wgmpls/node:latest';
 const UAPI_DIR = '/var/run/wireguard';
 const GOALS = { rssMiB: 15, deployS: 60, runShareS: 0.2, restartS: 2 };
 const SOLO_RUNS = 8;
+/** KiB sent over each link before memory is measured again. */
+const TRAFFIC_KB = 2048;
 
 const arg = process.argv[2] ?? process.env.BENCH_NODES ?? '50';
 const N = Number(arg);
@@ -141,6 +144,8 @@ interface Result {
   deployS: number;
   startedS: number;
   mem: Memory;
+  memTraffic: Memory;
+  transfers: number;
   runNoneS: number[];
   runWgmplsS: number[];
   restart: { endpoints: number; seconds: number; othersUntouched: boolean } | null;
@@ -178,6 +183,20 @@ async function measure(): Promise<Result> {
   const eps = ringEndpoints();
   const mem = memory();
   progress(`ring up: ${eps.length} endpoints; memory ${mem.rssMiB.toFixed(0)} MiB in ${mem.processes} processes`);
+
+  // Memory once every link has carried TCP (the datapaths' batch buffers in use): 2 MB over each.
+  progress(`${TRAFFIC_KB} KiB of TCP over each of the ${links.length} links`);
+  const t0Traffic = now();
+  const sent = await inParallel(links, PARALLEL, async (l) => {
+    const [a, b] = [nodeName(l.a), nodeName(l.b)];
+    const addr = await bench.address(b, netName(l.name));
+    await bench.exec(b, ['sh', '-c', 'timeout 30 nc -l -p 5001 > /dev/null'], true);
+    await sleep(100);
+    return (await bench.exec(a, ['sh', '-c', `dd if=/dev/zero bs=1024 count=${TRAFFIC_KB} 2>/dev/null | timeout 30 nc -w 2 ${addr} 5001`])) === 0;
+  });
+  const trafficS = now() - t0Traffic;
+  const memTraffic = memory();
+  progress(`traffic: ${sent.filter(Boolean).length}/${links.length} transfers in ${trafficS.toFixed(1)} s; memory ${memTraffic.rssMiB.toFixed(0)} MiB`);
 
   // One `docker run` as a user types it, onto a network whose other end is up, against the same
   // run on --network none; interleaved so that drift hits both alike.
@@ -241,6 +260,8 @@ async function measure(): Promise<Result> {
     deployS: t3 - t0,
     startedS: t2 - t0,
     mem,
+    memTraffic,
+    transfers: sent.filter(Boolean).length,
     runNoneS,
     runWgmplsS,
     restart,
@@ -259,6 +280,7 @@ function report(r: Result): void {
   out('');
   const rows: [string, string, string][] = [
     ['memory per endpoint (RSS of plugin + workers / endpoints)', `${perEp.toFixed(2)} MiB`, `<= ${GOALS.rssMiB} MiB ${verdict(perEp <= GOALS.rssMiB)}`],
+    [`  after ${TRAFFIC_KB} KiB of TCP over every link (${r.transfers}/${r.links} went through)`, `${(r.memTraffic.rssMiB / r.endpoints).toFixed(2)} MiB`, `<= ${GOALS.rssMiB} MiB ${verdict(r.memTraffic.rssMiB / r.endpoints <= GOALS.rssMiB)}`],
     ['deploy to the last handshake', `${r.deployS.toFixed(1)} s`, `<= ${GOALS.deployS} s ${verdict(r.deployS <= GOALS.deployS)}`],
     ['wgmpls share of one docker run (median, vs --network none)', `${share.toFixed(3)} s`, `<= ${GOALS.runShareS} s ${verdict(share <= GOALS.runShareS)}`],
     ['start cost per endpoint (ring starts minus --network none)', `${startCost.toFixed(3)} s`, ''],
@@ -277,7 +299,7 @@ function report(r: Result): void {
   out(`details: networks made in ${r.netsS.toFixed(1)} s; all containers started ${r.startedS.toFixed(1)} s after the first network;`);
   out(`  container start (create, connect, start) median/p90: --network none ${median(r.noneStartS).toFixed(2)}/${pct(r.noneStartS, 0.9).toFixed(2)} s, ring ${median(r.ringStartS).toFixed(2)}/${pct(r.ringStartS, 0.9).toFixed(2)} s`);
   out(`  docker run median: --network none ${median(r.runNoneS).toFixed(3)} s, wgmpls ${median(r.runWgmplsS).toFixed(3)} s`);
-  out(`  memory: ${r.mem.rssMiB.toFixed(0)} MiB RSS (${r.mem.pssMiB.toFixed(0)} MiB PSS) in ${r.mem.processes} processes, the plugin ${r.mem.pluginMiB.toFixed(0)} MiB of it`);
+  out(`  memory: ${r.mem.rssMiB.toFixed(0)} MiB RSS (${r.mem.pssMiB.toFixed(0)} MiB PSS) in ${r.mem.processes} processes, the plugin ${r.mem.pluginMiB.toFixed(0)} MiB of it; after the traffic ${r.memTraffic.rssMiB.toFixed(0)} MiB RSS (${r.memTraffic.pssMiB.toFixed(0)} MiB PSS)`);
 }
 
 let stopping: Promise<void> | null = null;

@@ -35,6 +35,28 @@ export class BenchDocker {
     return (performance.now() - t0) / 1000;
   }
 
+  /** The container's address on a network (IPAM's choice). */
+  async address(container: string, network: string): Promise<string> {
+    const info = await this.docker.getContainer(container).inspect();
+    const a = info.NetworkSettings.Networks[network]?.IPAddress;
+    if (!a) throw new Error(`${container} has no address on ${network}`);
+    return a;
+  }
+
+  /** Runs `cmd` in the container to its end (or, with `detach`, starts it); its exit code. */
+  async exec(container: string, cmd: string[], detach = false): Promise<number> {
+    const e = await this.docker.getContainer(container).exec({ Cmd: cmd, AttachStdout: !detach, AttachStderr: !detach });
+    const stream = await e.start({ Detach: detach });
+    if (!detach) {
+      await new Promise<void>((resolve) => {
+        stream.on('end', () => resolve());
+        stream.on('error', () => resolve());
+        stream.resume();
+      });
+    }
+    return detach ? 0 : ((await e.inspect()).ExitCode ?? -1);
+  }
+
   async removeContainer(name: string): Promise<void> {
     await this.docker.getContainer(name).remove({ force: true });
   }

@@ -74,17 +74,21 @@ export class Supervisor {
    * Starts the endpoint's datapath in a worker - the one of its namespace's other endpoints, or
    * the least loaded - and gives it its key, port and peers.
    */
-  async start(ep: EndpointState): Promise<EndpointState> {
+  async start(ep: EndpointState, also: Partial<EndpointState> = {}): Promise<EndpointState> {
     const network = this.network(ep);
     const slot = ep.worker ?? chooseSlot(ep, this.store.endpoints(), this.pool.shape, (s) => this.pool.get(s) !== null);
     const h = this.pool.get(slot) ?? (await this.pool.spawn(slot, warmUpOf(network), false));
-    const placed = this.store.patchEndpoint(ep.id, { worker: slot, datapath: h.ref }) ?? { ...ep, worker: slot, datapath: h.ref };
+    // Recorded (with `also`, the Join's fields) before the worker makes anything: a state that
+    // cannot be saved starts nothing.
+    const placed = this.store.patchEndpoint(ep.id, { ...also, worker: slot, datapath: h.ref }) ?? { ...ep, worker: slot, datapath: h.ref };
     try {
       return await this.bringUp(placed, h, false);
     } catch (err) {
       // Half set up is worse than not running: the next attempt starts from scratch.
       await this.removeFrom(h, placed);
-      this.store.patchEndpoint(ep.id, { worker: undefined, datapath: undefined });
+      const undo: Partial<EndpointState> = { worker: undefined, datapath: undefined };
+      for (const k of Object.keys(also) as (keyof EndpointState)[]) undo[k] = undefined;
+      this.store.patchEndpoint(ep.id, undo);
       await this.stopIdleWorkers();
       throw err;
     }

@@ -111,19 +111,17 @@ export async function join(ctx: DriverContext, req: JoinRequest): Promise<JoinRe
   // Only recorded: the namespace file may not exist yet, and asking dockerd about the container
   // from in here would block until this very Join returns. The key names the sandbox, which is
   // all the worker placement needs.
-  const ep = ctx.store.patchEndpoint(known.id, { sandboxKey: req.SandboxKey, containerIfname: undefined, nsid: undefined }) ?? known;
-  if (!ctx.supervisor.hosts(ep)) {
-    try {
-      await ctx.supervisor.start(ep);
-    } catch (err) {
-      ctx.store.patchEndpoint(ep.id, { sandboxKey: undefined });
-      throw err;
-    }
+  const joined: Partial<EndpointState> = { sandboxKey: req.SandboxKey, containerIfname: undefined, nsid: undefined };
+  let ep: EndpointState = { ...known, sandboxKey: req.SandboxKey };
+  if (ctx.supervisor.hosts(known)) {
+    ep = ctx.store.patchEndpoint(known.id, joined) ?? ep;
+  } else {
+    // Recorded with the worker in one write (each costs an fsync), or not at all if it fails.
+    ep = await ctx.supervisor.start(ep, joined);
     // The others learn the new peer, then it starts the handshakes: the link is up before the
     // container's first packet.
     await ctx.supervisor.syncNetwork(ep.networkId, ep.id);
-    const started = ctx.store.endpoint(ep.id);
-    if (started) await ctx.supervisor.kickHandshakes(started).catch((err: Error) => ctx.log.warn({ endpoint: short(ep.id), err: err.message }, 'cannot start handshakes'));
+    await ctx.supervisor.kickHandshakes(ep).catch((err: Error) => ctx.log.warn({ endpoint: short(ep.id), err: err.message }, 'cannot start handshakes'));
   }
   ctx.log.info({ endpoint: short(ep.id), ifname: ep.ifname, sandboxKey: req.SandboxKey, worker: ctx.store.endpoint(ep.id)?.worker }, 'endpoint joined');
   const net = ctx.store.network(ep.networkId);
