@@ -66,12 +66,12 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, min: number, max: numb
 /**
  * How the datapath workers are used (docs/design.md section 2; plugin/datapaths/placement.ts):
  * WGMPLS_WORKERS of them at least (default one per core, from two - a crash then takes down at
- * most about half - to four), one more for every WGMPLS_WORKER_ENDPOINTS endpoints (default 48:
+ * most about half - to four), one more for every WGMPLS_WORKER_ENDPOINTS endpoints (default 32:
  * a killed worker's TUNs take the kernel some 20 ms each to tear down, and its endpoints are back
  * only after that), at most 64. A bad value is an error naming the variable.
  */
 export function workerShape(env: NodeJS.ProcessEnv = process.env): { base: number; perWorker: number; max: number } {
   const base = intFromEnv(env, 'WGMPLS_WORKERS', 1, MAX_WORKERS) ?? Math.min(4, Math.max(2, availableParallelism()));
-  const perWorker = intFromEnv(env, 'WGMPLS_WORKER_ENDPOINTS', 1, 100_000) ?? 48;
+  const perWorker = intFromEnv(env, 'WGMPLS_WORKER_ENDPOINTS', 1, 100_000) ?? 32;
   return { base, perWorker, max: MAX_WORKERS };
 }

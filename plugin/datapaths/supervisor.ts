@@ -12,7 +12,7 @@ import { PluginPaths, workerShape } from '../config';
 import type { Mutex } from '../lock';
 import { desiredPeers } from '../driver/mesh';
 import type { StateStore } from '../state/store';
-import type { EndpointState, NetworkState } from '../state/types';
+import type { DatapathRef, EndpointState, NetworkState } from '../state/types';
 import { PoolShape, chooseSlot } from './placement';
 import { sandboxPath, setUpInSandbox } from './plumbing';
 import { isAlive, linkExists, removeIfExists, runsDatapath, stopDatapath } from './process';
@@ -29,6 +29,12 @@ const RETRY_AFTER_MS = 2000;
 const OLD_TUN_GRACE_MS = 10_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Until the process has exited (a zombie counts: its files are closed), or `ms` have passed. */
+async function waitExited(ref: DatapathRef, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (isAlive(ref) && Date.now() < end) await sleep(10);
+}
 
 export interface SupervisorOptions {
   /** How often dead workers and missing endpoints are looked for (a death is also noticed at once). */
@@ -234,6 +240,7 @@ export class Supervisor {
       if (!h) {
         const network = this.store.network(eps[0].networkId);
         if (!network) continue;
+        const previous = this.store.workers().get(slot);
         try {
           h = await this.pool.spawn(slot, warmUpOf(network), true);
         } catch (err) {
@@ -242,6 +249,9 @@ export class Supervisor {
           continue;
         }
         spawned.push(h);
+        // The new process started while the old one was still exiting: its TUNs go as the kernel
+        // closes its files, and their names are free only then. Once it is gone they all are.
+        if (previous) await waitExited(previous, OLD_TUN_GRACE_MS);
       }
       const ref = h.ref;
       const stale = eps.filter((e) => e.datapath?.pid !== ref.pid || e.datapath.startTime !== ref.startTime);
@@ -342,7 +352,7 @@ export class Supervisor {
       } catch (err) {
         if (!(err instanceof WorkerError)) throw err;
         if (err.code === 'EBUSY' && spec.netns && Date.now() < busyUntil) {
-          await sleep(20);
+          await sleep(50);
           continue;
         }
         if (err.code === 'EADDRINUSE' && !/UAPI/.test(err.message)) {

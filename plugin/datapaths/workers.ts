@@ -2,13 +2,13 @@
 // (pid + start time) so that a restarted plugin re-adopts them (they outlive it on purpose, as
 // the per-endpoint datapaths did), each watched through its control connection so that its
 // death is known at once. What to do about a death is the supervisor's business.
-import { chmodSync, mkdirSync, rmdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Log } from '../../datapath/log';
 import { WORKER_PROTOCOL } from '../../datapath/worker/protocol';
 import { PluginPaths, workerDirFor } from '../config';
 import type { StateStore } from '../state/store';
-import type { DatapathRef } from '../state/types';
+import type { DatapathRef, WorkerRef } from '../state/types';
 import type { PoolShape } from './placement';
 import { isAlive, logTail, removeIfExists, runsWorker, spawnWorker, stopDatapath, workersIn } from './process';
 import { WorkerClient } from './workerClient';
@@ -42,8 +42,22 @@ export class WorkerPool {
     readonly shape: PoolShape,
   ) {}
 
-  controlPath(slot: number): string {
-    return join(this.paths.workerDir ?? workerDirFor(this.store.dir), `${slot}.sock`);
+  /** Where this plugin's workers' control sockets are. */
+  get dir(): string {
+    return this.paths.workerDir ?? workerDirFor(this.store.dir);
+  }
+
+  /**
+   * A new control socket for the slot, never one a process had before: a killed worker may
+   * still be exiting (closing its TUNs takes the kernel a while) while its successor starts.
+   */
+  private newControlPath(slot: number): string {
+    return join(this.dir, `${slot}-${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}.sock`);
+  }
+
+  /** The control socket of a recorded worker (state from before they had their own: `<slot>.sock`). */
+  controlOf(slot: number, ref: WorkerRef): string {
+    return ref.control ?? join(this.dir, `${slot}.sock`);
   }
 
   logFile(slot: number): string {
@@ -65,18 +79,27 @@ export class WorkerPool {
     return [...this.handles.keys()].map((s) => this.get(s)).filter((h): h is WorkerHandle => h !== null);
   }
 
-  /** Starts the slot's worker and connects to it. */
+  /**
+   * Starts the slot's worker and connects to it. The slot's previous process, if it still runs
+   * (a connection that broke, or a killed process still exiting), is killed without waiting: its
+   * endpoints are about to be put back here.
+   */
   async spawn(slot: number, warm: WarmUpSpec, deferWarmUp: boolean): Promise<WorkerHandle> {
     const t0 = Date.now();
-    const control = this.controlPath(slot);
-    // Whatever still runs on this slot's socket (recorded, or not: a plugin killed while starting
-    // it) goes first; its socket would otherwise be taken from under it and the process lost.
-    for (const w of workersIn(dirname(control))) if (w.control === control) await stopDatapath(w.ref);
-    removeIfExists(control);
+    const old = this.store.workers().get(slot);
+    if (old && isAlive(old) && runsWorker(old, this.controlOf(slot, old))) {
+      try {
+        process.kill(old.pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+    if (old) removeIfExists(this.controlOf(slot, old)); // a killed one's socket stays behind
+    const control = this.newControlPath(slot);
     mkdirSync(dirname(control), { recursive: true, mode: 0o700 });
     chmodSync(dirname(control), 0o700);
     const logFile = this.logFile(slot);
-    const ref = spawnWorker({ cli: this.paths.cli, control, ...warm, deferWarmUp, logFile });
+    const ref: WorkerRef = { ...spawnWorker({ cli: this.paths.cli, control, ...warm, deferWarmUp, logFile }), control };
     try {
       this.store.putWorker(slot, ref);
     } catch (err) {
@@ -104,8 +127,8 @@ export class WorkerPool {
    * Connects to the slot's worker recorded in the state, if it still runs and speaks this
    * build's protocol; otherwise stops whatever of it is left and forgets it (null).
    */
-  async adopt(slot: number, ref: DatapathRef): Promise<WorkerHandle | null> {
-    const control = this.controlPath(slot);
+  async adopt(slot: number, ref: WorkerRef): Promise<WorkerHandle | null> {
+    const control = this.controlOf(slot, ref);
     if (!isAlive(ref) || !runsWorker(ref, control)) {
       this.store.deleteWorker(slot);
       return null;
@@ -138,8 +161,7 @@ export class WorkerPool {
    */
   async stopUnrecorded(): Promise<void> {
     const recorded = new Set([...this.store.workers().values()].map((r) => `${r.pid}/${r.startTime}`));
-    const dir = dirname(this.controlPath(0));
-    for (const w of workersIn(dir)) {
+    for (const w of workersIn(this.dir)) {
       if (recorded.has(`${w.ref.pid}/${w.ref.startTime}`)) continue;
       this.log.warn({ pid: w.ref.pid, control: w.control }, 'a datapath worker no state names (the plugin died while starting it); stopping it');
       await stopDatapath(w.ref);
@@ -152,22 +174,37 @@ export class WorkerPool {
     this.handles.delete(slot); // before the connection drops: not a death
     h?.client.close();
     const ref = h?.ref ?? this.store.workers().get(slot);
-    const control = this.controlPath(slot);
-    if (ref && isAlive(ref) && runsWorker(ref, control)) {
-      const how = await stopDatapath(ref);
-      if (how === 'killed') this.log.warn({ worker: slot, pid: ref.pid }, 'datapath worker ignored SIGTERM; killed');
+    if (ref) {
+      const control = this.controlOf(slot, ref);
+      if (isAlive(ref) && runsWorker(ref, control)) {
+        const how = await stopDatapath(ref);
+        if (how === 'killed') this.log.warn({ worker: slot, pid: ref.pid }, 'datapath worker ignored SIGTERM; killed');
+      }
+      removeIfExists(control);
     }
-    removeIfExists(control);
     removeIfExists(this.logFile(slot));
-    try {
-      rmdirSync(dirname(control)); // with the last worker's socket; not before
-    } catch {
-      // other workers' sockets still there
-    }
+    this.removeDirIfEmpty();
     this.log.info({ worker: slot }, 'datapath worker stopped');
     // Last: should the state not be writable, the process is gone all the same (a stale entry
     // names a dead pid, which the next start recognises as such).
     this.store.deleteWorker(slot);
+  }
+
+  /** The sockets' directory goes with the last worker (sockets of killed ones are swept first). */
+  private removeDirIfEmpty(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    const live = new Set(workersIn(this.dir).map((w) => w.control));
+    for (const n of names) if (!live.has(join(this.dir, n))) removeIfExists(join(this.dir, n));
+    try {
+      rmdirSync(this.dir);
+    } catch {
+      // a worker's socket still there
+    }
   }
 
   /** Drops the connections (the plugin is leaving; the workers stay). */

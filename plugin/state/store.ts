@@ -19,12 +19,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import {
-  DatapathRef,
   EndpointState,
   NetworkState,
   RetainedIdentity,
   State,
   StateSchema,
+  WorkerRef,
   emptyState,
   retainedKey,
 } from './types';
@@ -172,11 +172,11 @@ export class StateStore {
   }
 
   /** The worker processes by slot. */
-  workers(): Map<number, DatapathRef> {
-    return new Map(Object.entries(this.state.workers ?? {}).map(([slot, ref]): [number, DatapathRef] => [Number(slot), ref]));
+  workers(): Map<number, WorkerRef> {
+    return new Map(Object.entries(this.state.workers ?? {}).map(([slot, ref]): [number, WorkerRef] => [Number(slot), ref]));
   }
 
-  putWorker(slot: number, ref: DatapathRef): void {
+  putWorker(slot: number, ref: WorkerRef): void {
     this.commit((s) => {
       s.workers = { ...(s.workers ?? {}), [String(slot)]: ref };
     });

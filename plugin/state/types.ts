@@ -42,6 +42,12 @@ export const DatapathRefSchema = z.object({
 });
 export type DatapathRef = z.infer<typeof DatapathRefSchema>;
 
+export const WorkerRefSchema = DatapathRefSchema.extend({
+  /** Its control socket: one of its own, so that its successor need not wait for it to exit. */
+  control: z.string().optional(),
+});
+export type WorkerRef = z.infer<typeof WorkerRefSchema>;
+
 export const PendingTableSchema = z.object({
   table: z.string(),
   /** The interface name the routes were written for (Docker may name it differently now). */
@@ -120,7 +126,7 @@ export const StateSchema = z.object({
   /** By retainedKey(); absent when empty (a state with nothing in it stays three keys). */
   retained: z.record(RetainedIdentitySchema).optional(),
   /** The running worker processes by slot number; absent when there are none. */
-  workers: z.record(z.string().regex(/^\d+$/), DatapathRefSchema).optional(),
+  workers: z.record(z.string().regex(/^\d+$/), WorkerRefSchema).optional(),
 });
 export type State = z.infer<typeof StateSchema>;
 

@@ -53,7 +53,7 @@ describe('placement and pool size', () => {
     const d = workerShape({});
     expect(d.base).toBeGreaterThanOrEqual(2);
     expect(d.base).toBeLessThanOrEqual(4);
-    expect(d.perWorker).toBe(48);
+    expect(d.perWorker).toBe(32);
     expect(() => workerShape({ WGMPLS_WORKERS: '0' })).toThrow('WGMPLS_WORKERS must be an integer from 1 to 64, got "0"');
     expect(() => workerShape({ WGMPLS_WORKER_ENDPOINTS: 'many' })).toThrow(/WGMPLS_WORKER_ENDPOINTS must be an integer/);
   });
