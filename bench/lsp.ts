@@ -5,13 +5,15 @@
 //   a pushes 101 ........ t swaps 101 -> 102 ....... b pops 102, delivers locally
 //   a pops 202 <......... t swaps 201 -> 202 <...... b pushes 201           (the ACKs' way back)
 //
-// Each link has its own veth underlay and port; t runs two datapaths, which hand frames to each
-// other (the namespace's shared table). Labels are switched by the datapaths (--lsr userspace),
+// Each link has its own veth underlay and port; t runs both interfaces in one datapath process
+// (`wgmpls datapath X Y`), which hands frames between them by a function call. Labels are switched by the datapaths (--lsr userspace),
 // whatever the kernel offers, so the row measures wgmpls and not the kernel's MPLS. The tables
 // under /run/wgmpls/lsr go with the namespaces (the next datapath's start removes them).
 import { Ns, joinByVeth } from './netns';
 import { must } from './processes';
-import { CLI, Endpoints, startTunnel, stopDaemon } from './tunnels';
+import { CLI, Daemon, Endpoints, Implementation, configureLink, startDaemon, stopDaemon } from './tunnels';
+
+const WGMPLS: Implementation = { kind: 'wgmpls' };
 
 const A_LO = '10.255.1.1';
 const B_LO = '10.255.2.1';
@@ -37,16 +39,17 @@ export async function startLsp(a: Ns, b: Ns, tag: string): Promise<Endpoints> {
   const t = await Ns.create(`wgmb-${tag}-t`);
   await joinByVeth(a, t, [`wgmbv${tag}c`, `wgmbv${tag}d`], ['10.252.1.1/24', '10.252.1.2/24']);
   await joinByVeth(t, b, [`wgmbv${tag}e`, `wgmbv${tag}f`], ['10.252.2.1/24', '10.252.2.2/24']);
-  const at = await startTunnel({ kind: 'wgmpls' }, {
-    a, b: t, underlay: ['10.252.1.1', '10.252.1.2'], port: 51821, prefix: '10.254.1', names: [`wgmbl${tag}a`, `wgmbl${tag}x`], allowed: 'everything',
-  });
-  const daemons = [...at.daemons];
+  // t's two interfaces in one process, as a router runs them (`wgmpls datapath X Y`): the swap
+  // hands frames from one to the other by a function call.
+  const names = { a: `wgmbl${tag}a`, tx: `wgmbl${tag}x`, ty: `wgmbl${tag}y`, b: `wgmbl${tag}b` };
+  const daemons: Daemon[] = [];
   try {
-    const tb = await startTunnel({ kind: 'wgmpls' }, {
-      a: t, b, underlay: ['10.252.2.1', '10.252.2.2'], port: 51822, prefix: '10.254.2', names: [`wgmbl${tag}y`, `wgmbl${tag}b`], allowed: 'everything',
-    });
-    daemons.push(...tb.daemons);
-    const [aIf, txIf, tyIf, bIf] = daemons.map((d) => d.ifname);
+    daemons.push(await startDaemon(a, WGMPLS, [names.a]));
+    daemons.push(await startDaemon(t, WGMPLS, [names.tx, names.ty]));
+    daemons.push(await startDaemon(b, WGMPLS, [names.b]));
+    await configureLink({ a, b: t, underlay: ['10.252.1.1', '10.252.1.2'], port: 51821, prefix: '10.254.1', names: [names.a, names.tx], allowed: 'everything' });
+    await configureLink({ a: t, b, underlay: ['10.252.2.1', '10.252.2.2'], port: 51822, prefix: '10.254.2', names: [names.ty, names.b], allowed: 'everything' });
+    const { a: aIf, tx: txIf, ty: tyIf, b: bIf } = names;
     await must('ip', ['-n', a.name, 'addr', 'add', `${A_LO}/32`, 'dev', 'lo']);
     await must('ip', ['-n', b.name, 'addr', 'add', `${B_LO}/32`, 'dev', 'lo']);
     // a -> b: push at a, swap at t, pop at b.

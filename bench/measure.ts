@@ -115,6 +115,8 @@ export interface TunnelMemory {
   ifname: string;
   rssKiB: number;
   peakKiB: number;
+  /** Its utime + stime over the iperf3 run, % of one core (which process of a setup is the bottleneck). */
+  cpuPct: number;
 }
 
 export interface SetupResult {
@@ -162,9 +164,11 @@ export async function measureSetup(name: string, a: Ns, b: Ns, seconds: number, 
         else cpu += y - x;
       });
       result.cpu = { seconds: cpu, pct: (cpu / wall) * 100, packets, usPerPacket: packets > 0 ? (cpu / packets) * 1e6 : NaN };
-      result.memory = daemons.map((d) => {
+      result.memory = daemons.map((d, i) => {
         const m = memoryKiB(d.proc.pid);
-        return { ifname: d.ifname, rssKiB: m?.rss ?? NaN, peakKiB: m?.peak ?? NaN };
+        const x = cpuBefore[i];
+        const y = cpuAfter[i];
+        return { ifname: d.ifname, rssKiB: m?.rss ?? NaN, peakKiB: m?.peak ?? NaN, cpuPct: x === null || y === null ? NaN : ((y - x) / wall) * 100 };
       });
     }
     log(`    ${(result.iperf.bitsPerSecond / 1e9).toFixed(3)} Gbit/s, ${result.iperf.retransmits ?? 'n/a'} retransmits, ${packets} segments sent`);

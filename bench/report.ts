@@ -13,8 +13,8 @@ const rtt = (p: PingResult | undefined): string => (p ? `${fmt(p.avgMs, 3)}±${f
 const mib = (kib: number): string => fmt(kib / 1024, 0);
 
 function table(results: SetupResult[]): void {
-  const header = ['setup', 'Gbit/s', 'retr', 'RTT cold ms', 'RTT load ms', 'CPU %', 'us CPU/pkt', 'RSS MiB (each process)'];
-  const widths = [20, 7, 6, 12, 12, 6, 10, 22];
+  const header = ['setup', 'Gbit/s', 'retr', 'RTT cold ms', 'RTT load ms', 'CPU %', 'us CPU/pkt', 'CPU % each', 'RSS MiB each'];
+  const widths = [20, 7, 6, 12, 12, 6, 10, 12, 12];
   log(header.map((h, i) => pad(h, widths[i], i > 0 && i < 7)).join(' '));
   log(widths.map((w) => '-'.repeat(w)).join(' '));
   for (const r of results) {
@@ -26,6 +26,7 @@ function table(results: SetupResult[]): void {
       rtt(r.pingAfter),
       r.cpu ? fmt(r.cpu.pct, 0) : '-',
       r.cpu ? fmt(r.cpu.usPerPacket, 2) : '-',
+      r.memory ? r.memory.map((m) => fmt(m.cpuPct, 0)).join('/') : '-',
       r.memory ? r.memory.map((m) => mib(m.rssKiB)).join('/') : '-',
     ];
     log(cells.map((c, i) => pad(c, widths[i], i > 0 && i < 7)).join(' '));
@@ -45,8 +46,8 @@ export function printReport(results: SetupResult[], seconds: number): void {
   log('\nretr: TCP retransmissions. RTT cold: right after the tunnel came up; RTT load: the same ping after');
   log('the iperf3 run (avg ± mdev). CPU %: utime+stime of all tunnel processes during the iperf3 run, % of one');
   log('core; us CPU/pkt: that CPU time over the TCP segments the sender sent (Tcp OutSegs, which counts a TSO');
-  log('superpacket as its segments, so offloads do not change the count). RSS after the run: a/b, for the');
-  log('LSP ingress/transit (2 processes)/egress.');
+  log('superpacket as its segments, so offloads do not change the count). CPU % each, RSS after the run: a/b,');
+  log('for the LSP ingress/transit (one process, both interfaces)/egress.');
 
   const { targets, information } = judge(results);
   log('\n=== Targets (issue 11; ratios within this run) ===\n');

@@ -20,7 +20,9 @@ export type Implementation = { kind: 'wgmpls' } | { kind: 'wireguard-go'; binary
 export interface Daemon {
   kind: Kind;
   ns: Ns;
+  /** Its interfaces joined by '+', for reports. */
   ifname: string;
+  ifnames: string[];
   proc: ChildProcess;
   /** The last lines of its output, for error messages. */
   tail: string[];
@@ -29,14 +31,19 @@ export interface Daemon {
 /** UAPI sockets of daemons this run started (removed if a daemon had to be killed). */
 const sockets = new Set<string>();
 
-async function startDaemon(ns: Ns, impl: Implementation, ifname: string): Promise<Daemon> {
+/**
+ * One tunnel process in `ns`. wgmpls may host several interfaces in one process (a router's,
+ * `wgmpls datapath A B`); wireguard-go one.
+ */
+export async function startDaemon(ns: Ns, impl: Implementation, ifnames: string[]): Promise<Daemon> {
   checkNotAborted();
   const kind = impl.kind;
-  const sock = join(UAPI_DIR, `${ifname}.sock`);
-  if (existsSync(sock)) throw new Error(`${sock} already exists (a leftover daemon?)`);
+  if (impl.kind !== 'wgmpls' && ifnames.length !== 1) throw new Error(`${kind} hosts one interface per process`);
+  const socks = ifnames.map((n) => join(UAPI_DIR, `${n}.sock`));
+  for (const sock of socks) if (existsSync(sock)) throw new Error(`${sock} already exists (a leftover daemon?)`);
   const env = { ...process.env, WG_PROCESS_FOREGROUND: '1' };
-  const proc = impl.kind === 'wgmpls' ? ns.spawn(process.execPath, [CLI, 'datapath', ifname], env) : ns.spawn(impl.binary, ['-f', ifname], env);
-  sockets.add(sock);
+  const proc = impl.kind === 'wgmpls' ? ns.spawn(process.execPath, [CLI, 'datapath', ...ifnames], env) : ns.spawn(impl.binary, ['-f', ifnames[0]], env);
+  for (const sock of socks) sockets.add(sock);
   const tail: string[] = [];
   const keep = (d: Buffer): void => {
     tail.push(...d.toString().split('\n').filter((l) => l.trim() !== ''));
@@ -44,22 +51,24 @@ async function startDaemon(ns: Ns, impl: Implementation, ifname: string): Promis
   };
   proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
-  const daemon: Daemon = { kind, ns, ifname, proc, tail };
+  const daemon: Daemon = { kind, ns, ifname: ifnames.join('+'), ifnames, proc, tail };
   try {
-    await waitFor(`${kind} UAPI socket ${sock}`, () => existsSync(sock) || proc.exitCode !== null || proc.signalCode !== null, 15_000);
+    await waitFor(`${kind} UAPI socket(s) ${socks.join(' ')}`, () => socks.every((s) => existsSync(s)) || proc.exitCode !== null || proc.signalCode !== null, 15_000);
   } catch (err) {
     await stopProcess(proc);
     throw new Error(`${(err as Error).message}; output: ${tail.join(' | ')}`);
   }
-  if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${kind} ${ifname} exited at start: ${tail.join(' | ')}`);
+  if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${kind} ${daemon.ifname} exited at start: ${tail.join(' | ')}`);
   return daemon;
 }
 
 export async function stopDaemon(d: Daemon): Promise<string | null> {
   const code = await stopProcess(d.proc);
-  const sock = join(UAPI_DIR, `${d.ifname}.sock`);
-  if (existsSync(sock)) rmSync(sock, { force: true });
-  sockets.delete(sock);
+  for (const n of d.ifnames) {
+    const sock = join(UAPI_DIR, `${n}.sock`);
+    if (existsSync(sock)) rmSync(sock, { force: true });
+    sockets.delete(sock);
+  }
   if (code !== 0 && d.kind === 'wgmpls') return `${d.kind} ${d.ifname} exit code ${code} on SIGTERM (expected 0): ${d.tail.slice(-3).join(' | ')}`;
   return null;
 }
@@ -116,28 +125,35 @@ export interface Link {
 /** Both ends of one tunnel: addresses prefix.1 (a) and prefix.2 (b), over the link's underlay. */
 export async function startTunnel(impl: Implementation, link: Link): Promise<Endpoints> {
   const daemons: Daemon[] = [];
-  const ends = [link.a, link.b];
   try {
-    for (let i = 0; i < 2; i++) daemons.push(await startDaemon(ends[i], impl, link.names[i]));
-    const keys = [await genKeys(), await genKeys()];
-    for (let i = 0; i < 2; i++) {
-      const self = daemons[i];
-      const other = 1 - i;
-      const allowed = link.allowed === 'everything' ? '0.0.0.0/0' : `${link.prefix}.${other + 1}/32`;
-      await self.ns.must(
-        'wg',
-        [
-          'set', self.ifname, 'private-key', keys[i].privFile, 'listen-port', String(link.port),
-          'peer', keys[other].pub, 'allowed-ips', allowed, 'endpoint', `${link.underlay[other]}:${link.port}`,
-        ],
-        { timeoutMs: 10_000 },
-      );
-      await self.ns.ip('addr', 'add', `${link.prefix}.${i + 1}/24`, 'dev', self.ifname);
-      await self.ns.ip('link', 'set', self.ifname, 'up');
-    }
+    daemons.push(await startDaemon(link.a, impl, [link.names[0]]));
+    daemons.push(await startDaemon(link.b, impl, [link.names[1]]));
+    await configureLink(link);
   } catch (err) {
     for (const d of daemons) await stopDaemon(d);
     throw err;
   }
   return { src: `${link.prefix}.1`, dst: `${link.prefix}.2`, daemons };
+}
+
+/** Keys, peers, addresses and link state of a link whose two interfaces already run (with `wg` and `ip`). */
+export async function configureLink(link: Link): Promise<void> {
+  const ends = [link.a, link.b];
+  const keys = [await genKeys(), await genKeys()];
+  for (let i = 0; i < 2; i++) {
+    const ns = ends[i];
+    const ifname = link.names[i];
+    const other = 1 - i;
+    const allowed = link.allowed === 'everything' ? '0.0.0.0/0' : `${link.prefix}.${other + 1}/32`;
+    await ns.must(
+      'wg',
+      [
+        'set', ifname, 'private-key', keys[i].privFile, 'listen-port', String(link.port),
+        'peer', keys[other].pub, 'allowed-ips', allowed, 'endpoint', `${link.underlay[other]}:${link.port}`,
+      ],
+      { timeoutMs: 10_000 },
+    );
+    await ns.ip('addr', 'add', `${link.prefix}.${i + 1}/24`, 'dev', ifname);
+    await ns.ip('link', 'set', ifname, 'up');
+  }
 }

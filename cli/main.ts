@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isIP } from 'node:net';
-import { startDatapath } from '../datapath/run';
+import { startDatapaths } from '../datapath/run';
 import { createLog } from '../datapath/log';
 import { Timing, parseTestTiming } from '../datapath/device/constants';
 import { runInForeground } from './foreground';
@@ -29,8 +29,8 @@ program.name('wgmpls').description('Encrypted MPLS links between containers (Wir
 
 program
   .command('datapath')
-  .description('run a WireGuard-MPLS device on TUN <ifname> in the foreground (a drop-in for `wireguard-go -f`); configure it with `wg`')
-  .argument('<ifname>', 'interface name (at most 15 characters)')
+  .description('run a WireGuard-MPLS device on TUN <ifname> in the foreground (a drop-in for `wireguard-go -f`); configure it with `wg`. Several names: one device each, in one process, so that a label-switching router hands frames between its interfaces by a function call')
+  .argument('<ifname...>', 'interface names (at most 15 characters each)')
   .option('-f, --foreground', 'accepted for wireguard-go compatibility; the datapath always runs in the foreground')
   .option('--mtu <bytes>', 'MTU of the TUN device', intOption('--mtu', 576, 65535), 1420)
   .option('--netns <path>', 'create the TUN inside this network namespace (e.g. /var/run/netns/NAME)')
@@ -53,14 +53,22 @@ program
         }
       }),
   )
-  .action(async (ifname: string, o: { mtu: number; netns?: string; listenAddress?: string; offload: boolean; mplsPeers: 'seed' | 'any'; testTiming?: Timing }) => {
-    if (!/^[A-Za-z0-9_.=-]{1,15}$/.test(ifname)) {
-      program.error(`error: interface name "${ifname}" is invalid (1-15 characters of letters, digits, _ . = -)`);
+  .action(async (ifnames: string[], o: { mtu: number; netns?: string; listenAddress?: string; offload: boolean; mplsPeers: 'seed' | 'any'; testTiming?: Timing }) => {
+    for (const ifname of ifnames) {
+      if (!/^[A-Za-z0-9_.=-]{1,15}$/.test(ifname)) {
+        program.error(`error: interface name "${ifname}" is invalid (1-15 characters of letters, digits, _ . = -)`);
+      }
     }
+    const twice = ifnames.find((n, i) => ifnames.indexOf(n) !== i);
+    if (twice !== undefined) program.error(`error: interface name "${twice}" is given twice`);
     if (o.listenAddress !== undefined && isIP(o.listenAddress) === 0) program.error(`error: --listen-address ${o.listenAddress} is not an IP address`);
     const log = createLog('wgmpls-datapath');
-    await runInForeground(`wgmpls datapath ${ifname}`, log, () =>
-      startDatapath({ ifname, mtu: o.mtu, netnsPath: o.netns, listenAddress: o.listenAddress, offload: o.offload, mplsPeers: o.mplsPeers, testTiming: o.testTiming, log }),
+    await runInForeground(`wgmpls datapath ${ifnames.join(' ')}`, log, () =>
+      startDatapaths(ifnames, (ifname, first) => ({
+        ifname, mtu: o.mtu, netnsPath: o.netns, listenAddress: o.listenAddress, offload: o.offload, mplsPeers: o.mplsPeers, testTiming: o.testTiming, log,
+        // The JIT is warmed once per process: V8's compiled code serves every device in it.
+        warmUp: first,
+      })),
     );
   });
 

@@ -181,3 +181,27 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
     },
   };
 }
+
+/**
+ * Several devices in one process (`wgmpls datapath A B ...`): a router's interfaces, which then
+ * hand labelled frames to each other by a function call (lsr/siblings.ts) instead of through a
+ * socket between processes. All start or none: a device that cannot start stops those before it.
+ */
+export async function startDatapaths(ifnames: string[], options: (ifname: string, first: boolean) => DatapathOptions): Promise<{ running: RunningDatapath[]; stop(): Promise<void> }> {
+  const running: RunningDatapath[] = [];
+  const stopAll = async (): Promise<void> => {
+    // Reverse order; a failing stop does not keep the others up.
+    const errors: unknown[] = [];
+    for (const r of [...running].reverse()) await r.stop().catch((err: unknown) => errors.push(err));
+    if (errors.length) throw errors[0];
+  };
+  for (const [i, ifname] of ifnames.entries()) {
+    try {
+      running.push(await startDatapath(options(ifname, i === 0)));
+    } catch (err) {
+      await stopAll().catch(() => undefined);
+      throw new Error(ifnames.length > 1 ? `${ifname}: ${(err as Error).message}` : (err as Error).message);
+    }
+  }
+  return { running, stop: stopAll };
+}

@@ -56,18 +56,18 @@ export function wireDevice(
       ipGroupHook: (src, desc, stride, first, count) => opts.lsr()?.handleIpGroup(src, desc, stride, first, count) ?? false,
       onMplsRun: (buf, desc, count, multicast) => {
         // As onMpls below, a run at a time: up the TUN as they arrived, then switched.
-        writeTunBatch(buf, desc, count);
         const lsr = opts.lsr();
+        if (!lsr || lsr.mirrorsMpls) writeTunBatch(buf, desc, count);
         if (lsr && !lsr.kernelSwitches) lsr.handleFrameRun(buf, desc, count, multicast);
       },
       onMpls: (frame, multicast) => {
-        // Up the TUN as it arrived, so `tcpdump -i <ifname>` shows the labels (a kernel without
-        // MPLS routing discards it there), then switched by the namespace's userspace LSR,
-        // unless the namespace's kernel switches labels (it has the frame from the TUN).
-        writeTun(multicast ? ETH_P_MPLS_MC : ETH_P_MPLS_UC, frame);
+        // Up the TUN as it arrived when the namespace's kernel switches labels (it has the frame
+        // from the TUN) or a capture watches the interface (`tcpdump -i <ifname>` shows the
+        // labels; lsr/captureWatch.ts); then switched by the namespace's userspace LSR.
+        const lsr = opts.lsr();
+        if (!lsr || lsr.mirrorsMpls) writeTun(multicast ? ETH_P_MPLS_MC : ETH_P_MPLS_UC, frame);
         // The incoming device by the name it has now (Docker renames the TUN, e.g. to wgm0),
         // not the name it was created with: the LSR looks up ICMP source addresses by it.
-        const lsr = opts.lsr();
         if (lsr && !lsr.kernelSwitches) lsr.lsr.handleFrame(Buffer.from(frame), multicast, lsr.ifname);
       },
     },

@@ -9,6 +9,7 @@ import { prefixToString } from '../net/addr';
 import { formatRoute } from './format';
 import type { Log } from '../log';
 import { AddressBook } from './addresses';
+import { CaptureWatch } from './captureWatch';
 import { Egress, Lsr, LsrDrop } from './forwarder';
 import { LsrTable, NextHop } from './model';
 import { stripOuterLse } from '../mpls/wire';
@@ -26,6 +27,7 @@ export class LsrEndpoint {
   private table: LsrTable = emptyTable();
   private siblings: Siblings | null = null;
   private addresses: AddressBook | null = null;
+  private capture: CaptureWatch | null = null;
   private watcher: FSWatcher | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
   private siblingDrops = 0;
@@ -38,6 +40,14 @@ export class LsrEndpoint {
    * switching would send each frame twice, docs/design.md section 7a).
    */
   kernelSwitches = false;
+
+  /**
+   * Received labelled frames go up the TUN as they arrived: for the kernel when it switches
+   * them, else only while a capture (tcpdump -i) would see them (captureWatch.ts).
+   */
+  get mirrorsMpls(): boolean {
+    return this.kernelSwitches || (this.capture?.capturing ?? false);
+  }
 
   /** Payload descriptors of a run handed to the device (reused). */
   private payloadDesc = new Uint32Array(3 * 1024);
@@ -86,6 +96,8 @@ export class LsrEndpoint {
     this.siblings = new Siblings(this.dir, ifname, (e) => this.egress(e), (via, buf, desc, n, multicast) => this.egressMplsRun(this.ifname, via, buf, desc, n, multicast));
     await this.siblings.listen();
     await this.addresses.start();
+    this.capture = new CaptureWatch(() => this.ifname, netnsPath);
+    this.capture.start();
     this.log.info({ ifname, nsid }, 'label-switching router joined');
   }
 
@@ -217,6 +229,8 @@ export class LsrEndpoint {
     const out: Record<string, number> = {};
     for (const [k, v] of this.drops) out[`lsr.drop.${k}`] = v;
     out['lsr.drop.sibling'] = this.siblingDrops + (this.siblings?.dropped ?? 0);
+    // 1 while received labelled frames also go up the TUN (a capture watches it, or the kernel switches).
+    out['lsr.mirror-mpls'] = this.mirrorsMpls ? 1 : 0;
     for (const [label, c] of this.lsr.routeCounters) {
       out[`lsr.route.${label}.packets`] = c.packets;
       out[`lsr.route.${label}.bytes`] = c.bytes;
@@ -231,6 +245,8 @@ export class LsrEndpoint {
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.addresses?.stop();
     this.addresses = null;
+    this.capture?.stop();
+    this.capture = null;
     if (this.siblings) this.siblingDrops += this.siblings.dropped;
     this.siblings?.close();
     this.siblings = null;

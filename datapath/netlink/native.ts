@@ -1,5 +1,5 @@
 // Typed access to the netlink part of the native addon (datapath/netlink/native/netlink.c):
-// one rtnetlink exchange, or one /proc/sys/net file, inside a network namespace.
+// one rtnetlink exchange, one /proc/sys/net file, or a /proc/net file, inside a network namespace.
 import { loadNativeAddon } from '../native/addon';
 
 export interface NetlinkAddon {
@@ -7,6 +7,8 @@ export interface NetlinkAddon {
   netlinkTransact(request: Buffer, netnsPath: string | undefined): Buffer[];
   /** /proc/sys/net/<relPath> in the namespace: writes `value` when given, returns the content. */
   procSys(relPath: string, value: string | undefined, netnsPath: string | undefined): string;
+  /** A read-only fd on /proc/net/<name> of the namespace (it stays that namespace's view). */
+  openProcNet(name: string, netnsPath: string | undefined): number;
 }
 
-export const netlinkAddon = (): NetlinkAddon => loadNativeAddon<NetlinkAddon>(['netlinkTransact', 'procSys']);
+export const netlinkAddon = (): NetlinkAddon => loadNativeAddon<NetlinkAddon>(['netlinkTransact', 'procSys', 'openProcNet']);

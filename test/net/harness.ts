@@ -121,13 +121,16 @@ export async function startTunnel(
   wireguardGo = 'wireguard-go',
 ): Promise<Tunnel> {
   const fullEnv = { ...process.env, ...env, WG_PROCESS_FOREGROUND: '1' };
-  const proc = kind === 'wgmpls' ? ns.spawn('node', [CLI, 'datapath', ifname, ...args], fullEnv) : ns.spawn(wireguardGo, ['-f', ifname, ...args], fullEnv);
+  // Several names (space-separated, wgmpls only): one process hosting them all, as a router's
+  // `wgmpls datapath X Y` does.
+  const names = ifname.split(' ');
+  const proc = kind === 'wgmpls' ? ns.spawn('node', [CLI, 'datapath', ...names, ...args], fullEnv) : ns.spawn(wireguardGo, ['-f', ifname, ...args], fullEnv);
   const logs: string[] = [];
   proc.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
   proc.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  const sock = `/var/run/wireguard/${ifname}.sock`;
-  await waitFor(`${kind} UAPI socket ${sock} (logs: ${logs.join('')})`, () => existsSync(sock) || proc.exitCode !== null, timeoutMs);
+  const socks = names.map((n) => `/var/run/wireguard/${n}.sock`);
+  await waitFor(`${kind} UAPI socket(s) ${socks.join(' ')} (logs: ${logs.join('')})`, () => socks.every((s) => existsSync(s)) || proc.exitCode !== null, timeoutMs);
   if (proc.exitCode !== null) throw new Error(`${kind} exited: ${logs.join('')}`);
   return {
     ns,

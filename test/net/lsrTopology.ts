@@ -29,7 +29,7 @@ export interface Topology {
 const pair = (i: number, j: number): string => `${Math.min(i, j)}${Math.max(i, j)}`;
 
 /** Nodes 1..n in a line. */
-export async function line(n: number, opts: { env?: NodeJS.ProcessEnv; startTimeoutMs?: number } = {}): Promise<Topology> {
+export async function line(n: number, opts: { env?: NodeJS.ProcessEnv; startTimeoutMs?: number; oneProcess?: number[] } = {}): Promise<Topology> {
   const base = `m${uniq()}`;
   const nodes: Netns[] = [];
   for (let i = 1; i <= n; i++) {
@@ -41,6 +41,19 @@ export async function line(n: number, opts: { env?: NodeJS.ProcessEnv; startTime
   }
   const node = (i: number): Netns => nodes[i - 1];
   const ends = new Map<string, LinkEnd>();
+  // Nodes in opts.oneProcess run all their ends in one process (`wgmpls datapath X Y`), started
+  // here; the others one process per end, started with their link.
+  const shared = new Map<number, Tunnel>();
+  try {
+    for (const i of opts.oneProcess ?? []) {
+      const names = [i - 1, i + 1].filter((j) => j >= 1 && j <= n).map((j) => `${base}${i}${j}`);
+      shared.set(i, await startTunnel(node(i), 'wgmpls', names.join(' '), opts.env, opts.startTimeoutMs));
+    }
+  } catch (err) {
+    for (const t of shared.values()) await t.stop();
+    for (const ns of nodes) await ns.destroy();
+    throw err;
+  }
   for (let i = 1; i < n; i++) {
     const j = i + 1;
     await link(node(i), [`10.200.${i}.1/24`], node(j), [`10.200.${i}.2/24`]);
@@ -48,7 +61,7 @@ export async function line(n: number, opts: { env?: NodeJS.ProcessEnv; startTime
     const keys = [await genKeys(), await genKeys()];
     const mk = async (me: number, other: number, k: number): Promise<LinkEnd> => {
       const ifname = `${base}${me}${other}`;
-      const tun = await startTunnel(node(me), 'wgmpls', ifname, opts.env, opts.startTimeoutMs);
+      const tun = shared.get(me) ?? (await startTunnel(node(me), 'wgmpls', ifname, opts.env, opts.startTimeoutMs));
       return {
         node: me,
         ifname,

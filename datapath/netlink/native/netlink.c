@@ -217,9 +217,63 @@ out:
   return s;
 }
 
+/* openProcNet(name, netnsPath?) -> fd: /proc/net/<name> of the namespace, read-only. The file is
+ * bound to the namespace it was opened in, so the caller keeps the fd and re-reads it from offset
+ * 0 (pread) without entering the namespace again. */
+static napi_value js_open_proc_net(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  char name[64], nspath[PATH_MAX], path[96];
+  int have_ns;
+  if (argc < 1) {
+    throw_type(env, "openProcNet(name, netnsPath?) needs a name");
+    return NULL;
+  }
+  if (arg_string(env, argv[0], "name", name, sizeof name) != 0) return NULL;
+  for (const char *c = name; *c; c++) {
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_')) {
+      throw_type(env, "openProcNet: name must be a /proc/net file name (a-z, 0-9, _)");
+      return NULL;
+    }
+  }
+  if (name[0] == '\0') {
+    throw_type(env, "openProcNet: name is empty");
+    return NULL;
+  }
+  if (opt_nspath(env, argc, argv, 1, nspath, &have_ns) != 0) return NULL;
+  /* thread-self: /proc/self/net is the main thread's namespace, not the one we just entered. */
+  snprintf(path, sizeof path, "/proc/thread-self/net/%s", name);
+  int err = 0, orig = -1, entered = 0, fd = -1;
+  char step[STEP_LEN] = "";
+  if (have_ns) {
+    err = ns_enter(nspath, &orig, step, sizeof step);
+    if (err != 0) goto out;
+    entered = 1;
+  }
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = errno;
+    snprintf(step, sizeof step, "open %s", path);
+  }
+out:
+  ns_leave(orig, entered, "wgmpls.netlink.openProcNet");
+  if (fd < 0) {
+    throw_errno(env, err, "%s", step);
+    return NULL;
+  }
+  napi_value v;
+  if (napi_create_int32(env, fd, &v) != napi_ok) {
+    close(fd);
+    return NULL;
+  }
+  return v;
+}
+
 int netlink_register(napi_env env, napi_value exports) {
   if (export_fn(env, exports, "netlinkTransact", js_transact) != 0 ||
-      export_fn(env, exports, "procSys", js_proc_sys) != 0) {
+      export_fn(env, exports, "procSys", js_proc_sys) != 0 ||
+      export_fn(env, exports, "openProcNet", js_open_proc_net) != 0) {
     return -1;
   }
   return 0;
