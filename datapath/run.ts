@@ -11,6 +11,7 @@ import { warmUp } from './device/warmup';
 import { warmUpLive } from './warmupLive';
 import { feedFromTun, wireDevice } from './wiring';
 import { Log } from './log';
+import { aeadBackend } from './crypto/native';
 import { ETH_P_IP, ETH_P_IPV6 } from './net/ethertypes';
 
 export interface DatapathOptions {
@@ -107,7 +108,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   }
   if (opts.testTiming) log.warn({ timing: opts.testTiming }, 'TEST TIMING in effect: protocol timers are not WireGuard\'s');
   feedFromTun(tun, dev, (code) => log.warn({ code }, 'TUN read error'));
-  log.info({ ifname: tun.name, mtu, port: dev.port, uapi: uapi.path, warmUpMs: Math.round(warmMs), offloads: describeOffloads(tun) }, 'datapath up');
+  log.info({ ifname: tun.name, mtu, port: dev.port, uapi: uapi.path, warmUpMs: Math.round(warmMs), offloads: describeOffloads(tun), aead: aeadBackend() }, 'datapath up');
   if (opts.offload !== false && tun.offloads === 0) {
     log.warn({ ifname: tun.name }, 'the kernel refused TUN offloads (TUNSETOFFLOAD): packets go one by one, slower');
   }

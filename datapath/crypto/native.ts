@@ -7,7 +7,11 @@ export interface AeadKeyHandle {
   readonly __brand: 'wgmpls.AeadKey';
 }
 
+export type AeadBackend = 'primitives' | 'evp';
+
 export interface AeadAddon {
+  /** The implementation in use; with an argument, switches to it (tests). */
+  aeadBackend(which?: AeadBackend): AeadBackend;
   aeadKey(key: Uint8Array): AeadKeyHandle;
   /** Frees (and so cleanses) the key now; later use throws EKEYDESTROYED. Idempotent. */
   aeadDestroy(key: AeadKeyHandle): void;
@@ -57,8 +61,31 @@ export interface AeadAddon {
   openBatch(key: AeadKeyHandle, authHeader: number, tryOther: number, buf: Uint8Array, desc: Uint32Array, stride: number, first: number, count: number, results: Int32Array): void;
 }
 
-const EXPORTS: readonly (keyof AeadAddon & string)[] = ['aeadKey', 'aeadDestroy', 'sealTransport', 'openTransport', 'sealBatch', 'openBatch'];
+const EXPORTS: readonly (keyof AeadAddon & string)[] = ['aeadBackend', 'aeadKey', 'aeadDestroy', 'sealTransport', 'openTransport', 'sealBatch', 'openBatch'];
 
 export function loadAeadAddon(): AeadAddon {
   return loadNativeAddon<AeadAddon>(EXPORTS);
+}
+
+/**
+ * Which implementation seals and opens: 'primitives' (OpenSSL's ChaCha20 and Poly1305 assembly
+ * composed as RFC 8439 says, about 0.25 us less per message than EVP's per-message set-up) when
+ * the node binary exports them and they passed the addon's self-test, else 'evp'.
+ */
+export function aeadBackend(which?: AeadBackend): AeadBackend {
+  return loadAeadAddon().aeadBackend(which);
+}
+
+/** The primitives path can be used in this process. */
+export function primitivesAvailable(): boolean {
+  const addon = loadAeadAddon();
+  const now = addon.aeadBackend();
+  try {
+    addon.aeadBackend('primitives');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    addon.aeadBackend(now);
+  }
 }

@@ -14,6 +14,8 @@ import {
   type TransportKey,
 } from '../../datapath/device/transport';
 import { MessageTransportHeaderSize } from '../../datapath/noise/messages';
+import { aeadBackend, primitivesAvailable } from '../../datapath/crypto/native';
+import { describeWhere } from '../canRun';
 
 /** The plaintext as a view of msg after the header, or null when forged (no associated data). */
 function openTransport(key: TransportKey, counterLo: number, counterHi: number, msg: Buffer): Buffer | null {
@@ -28,7 +30,25 @@ const nonceOf = (counter: number): Uint8Array => {
   return n;
 };
 
-describe('transport messages (native ChaCha20-Poly1305)', () => {
+// Both ways the addon seals: OpenSSL's EVP interface, and the AEAD composed from OpenSSL's own
+// ChaCha20 and Poly1305 primitives (used when the node binary exports them and they pass the
+// addon's start-up self-test). The primitives are meant to be there on the node this project
+// runs on (CI's); elsewhere that half is skipped with the reason.
+const BACKENDS = [
+  { name: 'evp' as const, whyNot: null },
+  { name: 'primitives' as const, whyNot: primitivesAvailable() ? null : 'this node binary does not export OpenSSL\'s ChaCha20_ctr32/Poly1305 (or they failed the self-test)' },
+];
+
+for (const backend of BACKENDS) describeWhere(backend.whyNot)(`transport messages (native ChaCha20-Poly1305, ${backend.name})`, () => {
+  let before: string;
+  beforeAll(() => {
+    before = aeadBackend();
+    expect(aeadBackend(backend.name)).toBe(backend.name);
+  });
+  afterAll(() => {
+    aeadBackend(before as 'evp' | 'primitives');
+  });
+
   test('seal agrees with @noble/ciphers byte for byte, header included, on 500 random messages', () => {
     for (let i = 0; i < 500; i++) {
       const raw = randomBytes(32);
