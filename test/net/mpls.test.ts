@@ -42,6 +42,8 @@ d('wgmpls <-> wgmpls with MPLS', () => {
 
     const l = listen(b);
     await waitFor('listener', () => l.frames.includes('ready'));
+    // Labelled frames go up a TUN only while a capture watches it (datapath/lsr/captureWatch.ts).
+    await waitFor('the datapath noticing the listener', async () => (await stats(b.tun.ifname))['lsr.mirror-mpls'] === 1, 5000);
     const cap = await capture(a.ns, (await a.ns.ip('-o', 'link', 'show', 'type', 'veth')).split(':')[1].trim().split('@')[0], 'udp port 51820');
 
     // 1. label 101, TC 5, BoS, TTL 33 over IPv4 with TTL 64: the IPv4 TTL is lowered to 33.
@@ -96,6 +98,7 @@ d('wgmpls <-> wgmpls with MPLS', () => {
     const before = await stats(b.tun.ifname);
     const l = listen(b);
     await waitFor('listener', () => l.frames.includes('ready'));
+    await waitFor('the datapath noticing the listener', async () => (await stats(b.tun.ifname))['lsr.mirror-mpls'] === 1, 5000);
     await inject(a, Buffer.concat([lse(101, 0, 1, 10), ipv4Udp('10.98.0.1', '10.98.0.2', 64, Buffer.from('x'))]));
     await waitFor('drop counted', async () => ((await stats(b.tun.ifname))['drop.mpls-peer-not-allowed'] ?? 0) > (before['drop.mpls-peer-not-allowed'] ?? 0));
     await ping(a, b.v4, 1);
