@@ -152,6 +152,28 @@ static napi_value js_transact(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* open(path, flags) inside the namespace at nspath (have_ns) or here: the fd, or -1 after
+ * throwing the errno with the step that failed. /proc files opened this way stay that
+ * namespace's view. */
+static int open_in_ns(napi_env env, const char *nspath, int have_ns, const char *path, int flags, const char *who) {
+  int err = 0, orig = -1, entered = 0, fd = -1;
+  char step[STEP_LEN] = "";
+  if (have_ns) {
+    err = ns_enter(nspath, &orig, step, sizeof step);
+    if (err != 0) goto out;
+    entered = 1;
+  }
+  fd = open(path, flags | O_CLOEXEC);
+  if (fd < 0) {
+    err = errno;
+    snprintf(step, sizeof step, "open %s", path);
+  }
+out:
+  ns_leave(orig, entered, who);
+  if (fd < 0) throw_errno(env, err, "%s", step);
+  return fd;
+}
+
 /* procSys(relPath, value?, netnsPath?) -> string: reads /proc/sys/net/<relPath> in the
  * namespace (its current value), and first writes `value` to it when given. The file is
  * opened inside the namespace: /proc/sys/net shows the opener's namespace. */
@@ -177,26 +199,11 @@ static napi_value js_proc_sys(napi_env env, napi_callback_info info) {
   if (opt_nspath(env, argc, argv, 2, nspath, &have_ns) != 0) return NULL;
   snprintf(path, sizeof path, "/proc/sys/net/%s", rel);
 
-  int err = 0, orig = -1, entered = 0, fd = -1;
-  char step[STEP_LEN] = "";
+  int err = 0;
   char got[256] = "";
   ssize_t n = 0;
-  if (have_ns) {
-    err = ns_enter(nspath, &orig, step, sizeof step);
-    if (err != 0) goto out;
-    entered = 1;
-  }
-  fd = open(path, (have_value ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) {
-    err = errno;
-    snprintf(step, sizeof step, "open %s", path);
-  }
-out:
-  ns_leave(orig, entered, "wgmpls.netlink.procSys");
-  if (fd < 0) {
-    throw_errno(env, err, "%s", step);
-    return NULL;
-  }
+  int fd = open_in_ns(env, nspath, have_ns, path, have_value ? O_RDWR : O_RDONLY, "wgmpls.netlink.procSys");
+  if (fd < 0) return NULL;
   if (have_value && write(fd, value, strlen(value)) < 0) {
     err = errno;
     close(fd);
@@ -244,24 +251,8 @@ static napi_value js_open_proc_net(napi_env env, napi_callback_info info) {
   if (opt_nspath(env, argc, argv, 1, nspath, &have_ns) != 0) return NULL;
   /* thread-self: /proc/self/net is the main thread's namespace, not the one we just entered. */
   snprintf(path, sizeof path, "/proc/thread-self/net/%s", name);
-  int err = 0, orig = -1, entered = 0, fd = -1;
-  char step[STEP_LEN] = "";
-  if (have_ns) {
-    err = ns_enter(nspath, &orig, step, sizeof step);
-    if (err != 0) goto out;
-    entered = 1;
-  }
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    err = errno;
-    snprintf(step, sizeof step, "open %s", path);
-  }
-out:
-  ns_leave(orig, entered, "wgmpls.netlink.openProcNet");
-  if (fd < 0) {
-    throw_errno(env, err, "%s", step);
-    return NULL;
-  }
+  int fd = open_in_ns(env, nspath, have_ns, path, O_RDONLY, "wgmpls.netlink.openProcNet");
+  if (fd < 0) return NULL;
   napi_value v;
   if (napi_create_int32(env, fd, &v) != napi_ok) {
     close(fd);
