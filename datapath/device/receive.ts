@@ -6,6 +6,7 @@ import { REJECT_AFTER_MESSAGES, TUN_WRITE_DESC_WORDS, UDP_DESC_WORDS } from './c
 import { Endpoint, learnedEndpoint, sameEndpoint } from './config';
 import { HandshakeAdmission } from './admission';
 import { Peer } from './peer';
+import type { Keypair } from './keypair';
 import { Sender } from './send';
 import { beginSession, receivedWithKeypair } from './session';
 import { DeviceState } from './state';
@@ -136,11 +137,9 @@ export class Receiver {
   /** Type-4 messages first..first+n-1 of a batch, all to one receiver index from one endpoint. */
   private handleDataRun(arena: Buffer, desc: Uint32Array, first: number, n: number, src: Endpoint): void {
     const d = this.d;
-    const entry = d.indices.get(arena.readUInt32LE(desc[first * UDP_DESC_WORDS] + DATA_RECEIVER));
-    const kp = entry?.keypair;
-    if (!entry || !kp) return d.counters.drop('unknown-index', n);
-    const peer = entry.peer;
-    if (d.clock.now() - kp.created >= d.timing.rejectAfterTime) return d.counters.drop('expired-session', n);
+    const entry = this.liveSession(arena.readUInt32LE(desc[first * UDP_DESC_WORDS] + DATA_RECEIVER), n);
+    if (!entry) return;
+    const { peer, keypair: kp } = entry;
     const results = this.openResults;
     openTransportBatch(kp.receiveKeyHandle, false, false, arena, desc, UDP_DESC_WORDS, first, n, results);
     const up = this.upDesc;
@@ -164,16 +163,7 @@ export class Receiver {
         d.counters.drop('decrypt');
         continue;
       }
-      const hi = arena.readUInt32LE(off + DATA_COUNTER + 4);
-      if (hi >= 0x20_0000) {
-        d.counters.drop('counter-too-large');
-        continue;
-      }
-      const counter = hi * 0x1_0000_0000 + arena.readUInt32LE(off + DATA_COUNTER);
-      if (!kp.replay.validateCounter(counter, REJECT_AFTER_MESSAGES)) {
-        d.counters.drop('replay');
-        continue;
-      }
+      if (!this.acceptCounter(kp, arena, off)) continue;
       accepted++;
       bytes += len;
       if (plainLen === 0) continue; // keepalive
@@ -206,16 +196,7 @@ export class Receiver {
       ups++;
     }
     if (accepted === 0) return;
-    if (receivedWithKeypair(d.indices, peer, kp)) {
-      peer.timersHandshakeComplete(Date.now());
-      this.sender.sendStaged(peer);
-    }
-    this.keepKeyFreshReceiving(peer);
-    peer.timersAnyAuthenticatedPacketTraversal();
-    peer.timersAnyAuthenticatedPacketReceived();
-    if (!sameEndpoint(peer.endpoint, src)) peer.endpoint = learnedEndpoint(src);
-    peer.rxBytes += bytes;
-    if (data) peer.timersDataReceived();
+    this.authenticated(peer, kp, src, bytes, data);
     if (ups === 0) return;
     if (d.io.writeTunBatch) {
       d.io.writeTunBatch(arena, up, ups);
@@ -236,11 +217,9 @@ export class Receiver {
   private handleMplsRun(arena: Buffer, desc: Uint32Array, first: number, n: number, src: Endpoint): void {
     const d = this.d;
     const off0 = desc[first * UDP_DESC_WORDS];
-    const entry = d.indices.get(arena.readUInt32LE(off0 + DATA_RECEIVER));
-    const kp = entry?.keypair;
-    if (!entry || !kp) return d.counters.drop('unknown-index', n);
-    const peer = entry.peer;
-    if (d.clock.now() - kp.created >= d.timing.rejectAfterTime) return d.counters.drop('expired-session', n);
+    const entry = this.liveSession(arena.readUInt32LE(off0 + DATA_RECEIVER), n);
+    if (!entry) return;
+    const { peer, keypair: kp } = entry;
     const multicast = arena[off0] === MessageMplsMulticastType;
     const lse24 = readLse24(arena.subarray(off0, off0 + 4));
     const results = this.openResults;
@@ -259,15 +238,7 @@ export class Receiver {
         d.counters.drop(plainLen === OPEN_OTHER_AD ? 'label-auth-mismatch' : 'decrypt');
         continue;
       }
-      const hi = arena.readUInt32LE(off + DATA_COUNTER + 4);
-      if (hi >= 0x20_0000) {
-        d.counters.drop('counter-too-large');
-        continue;
-      }
-      if (!kp.replay.validateCounter(hi * 0x1_0000_0000 + arena.readUInt32LE(off + DATA_COUNTER), REJECT_AFTER_MESSAGES)) {
-        d.counters.drop('replay');
-        continue;
-      }
+      if (!this.acceptCounter(kp, arena, off)) continue;
       accepted++;
       bytes += len;
       if (plainLen === 0) continue; // keepalive
@@ -286,16 +257,7 @@ export class Receiver {
       nf++;
     }
     if (accepted === 0) return;
-    if (receivedWithKeypair(d.indices, peer, kp)) {
-      peer.timersHandshakeComplete(Date.now());
-      this.sender.sendStaged(peer);
-    }
-    this.keepKeyFreshReceiving(peer);
-    peer.timersAnyAuthenticatedPacketTraversal();
-    peer.timersAnyAuthenticatedPacketReceived();
-    if (!sameEndpoint(peer.endpoint, src)) peer.endpoint = learnedEndpoint(src);
-    peer.rxBytes += bytes;
-    if (data) peer.timersDataReceived();
+    this.authenticated(peer, kp, src, bytes, data);
     if (nf === 0) return;
     if (this.opts.mplsPeers === 'seed' && this.sender.mplsPeer() !== peer) return d.counters.drop('mpls-peer-not-allowed', nf);
     d.counters.count(multicast ? 'rx-mpls-mc' : 'rx-mpls', nf);
@@ -379,11 +341,9 @@ export class Receiver {
   private handleData(msg: Buffer, src: Endpoint): void {
     const d = this.d;
     if (msg.length < MessageTransportSize) return d.counters.drop('bad-length');
-    const entry = d.indices.get(msg.readUInt32LE(DATA_RECEIVER));
-    const kp = entry?.keypair;
-    if (!entry || !kp) return d.counters.drop('unknown-index');
-    const peer = entry.peer;
-    if (d.clock.now() - kp.created >= d.timing.rejectAfterTime) return d.counters.drop('expired-session');
+    const entry = this.liveSession(msg.readUInt32LE(DATA_RECEIVER), 1);
+    if (!entry) return;
+    const { peer, keypair: kp } = entry;
     const lo = msg.readUInt32LE(DATA_COUNTER);
     const hi = msg.readUInt32LE(DATA_COUNTER + 4);
     if (hi >= 0x20_0000) return d.counters.drop('counter-too-large'); // beyond 2^53: we never send it
@@ -402,22 +362,62 @@ export class Receiver {
     const plain = msg.subarray(MessageTransportHeaderSize, MessageTransportHeaderSize + n);
     if (!kp.replay.validateCounter(counter, REJECT_AFTER_MESSAGES)) return d.counters.drop('replay');
 
-    if (receivedWithKeypair(d.indices, peer, kp)) {
+    this.authenticated(peer, kp, src, msg.length, plain.length > 0);
+    if (plain.length === 0) return; // keepalive
+
+    if (!mpls) return this.deliverIp(peer, plain);
+    this.deliverMpls(peer, msg, plain, type === MessageMplsMulticastType);
+  }
+
+  /**
+   * The session a data message's receiver index names, while it may still be used; otherwise the
+   * `n` messages sent with it are counted as dropped (unknown index, or expired).
+   */
+  private liveSession(receiver: number, n: number): { peer: Peer; keypair: Keypair } | null {
+    const d = this.d;
+    const entry = d.indices.get(receiver);
+    const kp = entry?.keypair;
+    if (!entry || !kp) {
+      d.counters.drop('unknown-index', n);
+      return null;
+    }
+    if (d.clock.now() - kp.created >= d.timing.rejectAfterTime) {
+      d.counters.drop('expired-session', n);
+      return null;
+    }
+    return entry as { peer: Peer; keypair: Keypair };
+  }
+
+  /** The counter of the opened message at `off`: below 2^53 and new to the replay window, else counted. */
+  private acceptCounter(kp: Keypair, arena: Buffer, off: number): boolean {
+    const hi = arena.readUInt32LE(off + DATA_COUNTER + 4);
+    if (hi >= 0x20_0000) {
+      this.d.counters.drop('counter-too-large'); // beyond 2^53: we never send it
+      return false;
+    }
+    if (!kp.replay.validateCounter(hi * 0x1_0000_0000 + arena.readUInt32LE(off + DATA_COUNTER), REJECT_AFTER_MESSAGES)) {
+      this.d.counters.drop('replay');
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * What one or more authenticated messages from `peer` with keypair `kp` mean for the session:
+   * the keypair confirmed (the staged packets go), the next handshake if this one is ageing,
+   * the timers, the endpoint learned (roaming, or sent to another of our addresses), the bytes.
+   */
+  private authenticated(peer: Peer, kp: Keypair, src: Endpoint, bytes: number, data: boolean): void {
+    if (receivedWithKeypair(this.d.indices, peer, kp)) {
       peer.timersHandshakeComplete(Date.now());
       this.sender.sendStaged(peer);
     }
     this.keepKeyFreshReceiving(peer);
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketReceived();
-    if (!sameEndpoint(peer.endpoint, src)) {
-      peer.endpoint = learnedEndpoint(src); // roaming, or sent to another of our addresses
-    }
-    peer.rxBytes += msg.length;
-    if (plain.length === 0) return; // keepalive
-    peer.timersDataReceived();
-
-    if (!mpls) return this.deliverIp(peer, plain);
-    this.deliverMpls(peer, msg, plain, type === MessageMplsMulticastType);
+    if (!sameEndpoint(peer.endpoint, src)) peer.endpoint = learnedEndpoint(src);
+    peer.rxBytes += bytes;
+    if (data) peer.timersDataReceived();
   }
 
   /** An initiator whose session is about to be rejected starts the next handshake itself. */
