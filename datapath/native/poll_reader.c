@@ -11,15 +11,25 @@
 #define READER_BOX_MAGIC 0x77677262u /* "wgrb" */
 
 /* What the JS external points at. Separate from the reader so that stopReading on a reader
- * already freed (second call, or after env teardown) finds NULL instead of freed memory. */
+ * already freed (second call, or after env teardown) finds NULL instead of freed memory.
+ *
+ * The box and the reader each have a lifetime of their own (the box ends with the garbage
+ * collector's finalizer, the reader with uv_close's callback, in either order), so each points
+ * at the other only while both live: whichever goes first, or stopReading, cuts both links at
+ * once (unlink). A link cut on one side only leaves the other holding a freed pointer. */
 struct reader_box {
   uint32_t magic;
   poll_reader *reader;
 };
 
+static void unlink_box(reader_box *box, poll_reader *r) {
+  if (box != NULL) box->reader = NULL;
+  if (r != NULL) r->box = NULL;
+}
+
 static void reader_on_closed(uv_handle_t *handle) {
   poll_reader *r = (poll_reader *)handle->data;
-  if (r->box != NULL) r->box->reader = NULL;
+  unlink_box(r->box, r);
   if (r->cleanup_hook != NULL) napi_remove_async_cleanup_hook(r->cleanup_hook);
   free(r->state);
   free(r);
@@ -51,7 +61,7 @@ static void box_finalize(napi_env env, void *data, void *hint) {
   reader_box *box = (reader_box *)data;
   (void)env;
   (void)hint;
-  if (box->reader != NULL) box->reader->box = NULL;
+  unlink_box(box, box->reader);
   free(box);
 }
 
@@ -201,7 +211,10 @@ napi_value poll_reader_js_stop(napi_env env, napi_callback_info info) {
   reader_box *box = (reader_box *)data;
   if (box->reader != NULL) {
     poll_reader *r = box->reader;
-    box->reader = NULL; /* makes a second call a no-op even before the close completes */
+    /* Both links: a second call is a no-op even before the close completes, and the close
+     * callback (end of this loop turn) must not write into the box, which the collector may
+     * free first (its finalizers drain in the check phase, before the closing handles). */
+    unlink_box(box, r);
     reader_close(r, 1);
   }
   return NULL;
