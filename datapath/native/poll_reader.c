@@ -41,11 +41,16 @@ static void reader_close(poll_reader *r, int from_js) {
   if (r->closing) return;
   r->closing = 1;
   uv_poll_stop(&r->poll);
+  /* The watcher is stopped: nothing writes into the kept buffers any more. */
   if (from_js) {
     if (r->callback != NULL) napi_delete_reference(r->env, r->callback);
+    for (size_t i = 0; i < POLL_READER_MAX_KEEP; i++) {
+      if (r->keep[i] != NULL) napi_delete_reference(r->env, r->keep[i]);
+    }
     if (r->async_ctx != NULL) napi_async_destroy(r->env, r->async_ctx);
   }
   r->callback = NULL;
+  for (size_t i = 0; i < POLL_READER_MAX_KEEP; i++) r->keep[i] = NULL;
   r->async_ctx = NULL;
   uv_close((uv_handle_t *)&r->poll, reader_on_closed);
 }
@@ -123,7 +128,7 @@ napi_value poll_reader_js_start(napi_env env, napi_callback_info info, const cha
     throw_errno(env, ENOMEM, "%s", what);
     return NULL;
   }
-  return poll_reader_start(env, fd, argv[1], resource_name, drain, state);
+  return poll_reader_start(env, fd, argv[1], resource_name, drain, state, NULL, 0);
 }
 
 static void reader_on_poll(uv_poll_t *handle, int status, int events) {
@@ -137,8 +142,13 @@ static void reader_on_poll(uv_poll_t *handle, int status, int events) {
 }
 
 napi_value poll_reader_start(napi_env env, int fd, napi_value callback, const char *resource_name,
-                             poll_reader_drain drain, void *state) {
+                             poll_reader_drain drain, void *state, const napi_value *keep, size_t nkeep) {
   napi_valuetype t;
+  if (nkeep > POLL_READER_MAX_KEEP) {
+    free(state);
+    throw_type(env, "poll_reader_start: too many buffers to keep");
+    return NULL;
+  }
   if (napi_typeof(env, callback, &t) != napi_ok || t != napi_function) {
     free(state);
     throw_type(env, "callback must be a function");
@@ -180,6 +190,8 @@ napi_value poll_reader_start(napi_env env, int fd, napi_value callback, const ch
       napi_create_string_utf8(env, resource_name, NAPI_AUTO_LENGTH, &name_v) != napi_ok ||
       napi_async_init(env, resource, name_v, &r->async_ctx) != napi_ok ||
       napi_create_reference(env, callback, 1, &r->callback) != napi_ok ||
+      (nkeep > 0 && napi_create_reference(env, keep[0], 1, &r->keep[0]) != napi_ok) ||
+      (nkeep > 1 && napi_create_reference(env, keep[1], 1, &r->keep[1]) != napi_ok) ||
       napi_add_async_cleanup_hook(env, reader_on_env_teardown, r, &r->cleanup_hook) != napi_ok ||
       napi_create_external(env, box, box_finalize, NULL, &external) != napi_ok) {
     free(box);

@@ -5,6 +5,9 @@
 // external freed before its reader is. The reader's close callback once wrote into that freed
 // external (jest exiting 139, "double free or corruption", "free(): invalid next size").
 //
+// A batch reader also writes into JS-owned memory (its arena and descriptor array), which must
+// live exactly as long as the reader may write into it.
+//
 // Each scenario runs in a child node with --expose-gc: the collection has to be forced at that
 // exact point, and a corrupted heap must kill the child, not the test runner.
 import { spawnSync } from 'node:child_process';
@@ -89,6 +92,40 @@ describe('native handles: explicit close and finalizer in either order', () => {
       round(0);
     `);
     expect(r).toEqual({ status: 0, signal: null, out: { rounds: 16, all: true }, stderr: '' });
+  });
+
+  test('a batch reader keeps its arena and descriptor array alive while it reads, whatever its callback holds, and lets go once stopped', () => {
+    // The reader writes into JS-owned memory; with only the caller's closure to keep it alive, a
+    // callback that did not mention the arena let the collector free it under the reader.
+    const r = runChild(`
+      const dgram = require('node:dgram');
+      const collected = new Set();
+      const registry = new FinalizationRegistry((what) => collected.add(what));
+      const u = addon.udpOpen(4, '127.0.0.1', 0, 0);
+      let got = 0;
+      const h = (() => {
+        const arena = Buffer.alloc(16 * 65536);
+        const desc = new Uint32Array(16 * 64 * 3);
+        registry.register(arena.buffer, 'arena');
+        registry.register(desc.buffer, 'desc');
+        return addon.udpStartReadingBatch(u.fd, arena, desc, (count) => { if (count !== null) got += count; });
+      })();
+      const tx = dgram.createSocket('udp4');
+      const settle = (then) => { globalThis.gc(); setTimeout(() => { globalThis.gc(); setTimeout(then, 20); }, 20); };
+      settle(() => {
+        const whileReading = [...collected].sort();
+        for (let k = 0; k < 8; k++) tx.send(Buffer.alloc(1000, k), u.port, '127.0.0.1');
+        setTimeout(() => {
+          addon.stopReading(h);
+          settle(() => settle(() => {
+            tx.close();
+            addon.udpClose(u.fd);
+            console.log(JSON.stringify({ whileReading, got, afterStop: [...collected].sort() }));
+          }));
+        }, 100);
+      });
+    `);
+    expect(r).toEqual({ status: 0, signal: null, out: { whileReading: [], got: 8, afterStop: ['arena', 'desc'] }, stderr: '' });
   });
 
   test('transport keys destroyed, then finalized (and finalized without destroy): keys made afterwards still seal and open', () => {
