@@ -33,7 +33,7 @@ struct poll_reader {
   napi_ref keep[POLL_READER_MAX_KEEP];
   napi_async_context async_ctx;
   napi_async_cleanup_hook_handle cleanup_hook;
-  reader_box *box; /* the JS-visible handle, NULL once it was garbage-collected */
+  reader_box *box; /* the JS-visible handle; NULL once it was stopped or garbage-collected */
   int fd;
   int closing;
   poll_reader_drain drain;
