@@ -24,6 +24,13 @@ function intOption(name: string, min: number, max: number) {
   };
 }
 
+/** A command's outcome, as the shell sees it: its output and its exit status. */
+function finish(r: { code: number; stdout: string; stderr: string }): void {
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  process.exitCode = r.code;
+}
+
 const program = new Command();
 program.name('wgmpls').description('Encrypted MPLS links between containers (WireGuard-MPLS)').enablePositionalOptions();
 
@@ -107,10 +114,7 @@ program
   .argument('<ifname>', 'interface name')
   .action(async (ifname: string) => {
     const { showconf } = await import('./showconf');
-    const r = await showconf(ifname);
-    process.stdout.write(r.stdout);
-    process.stderr.write(r.stderr);
-    process.exitCode = r.code;
+    finish(await showconf(ifname));
   });
 
 program
@@ -119,10 +123,7 @@ program
   .argument('<ifname>', 'interface name')
   .action(async (ifname: string) => {
     const { stats } = await import('./stats');
-    const r = await stats(ifname);
-    process.stdout.write(r.stdout);
-    process.stderr.write(r.stderr);
-    process.exitCode = r.code;
+    finish(await stats(ifname));
   });
 
 program
@@ -141,10 +142,7 @@ program
         program.error(`error: wgmpls ip: ${flag} must come before the ip arguments (wgmpls ip ${flag} ... -f mpls route show)`);
       }
     }
-    const r = o.container !== undefined ? await runIpInContainer(o.container, args, o.lsr) : await runIp(args, o.lsr ? { ...ownNamespace(), lsr: o.lsr } : undefined);
-    process.stdout.write(r.stdout);
-    process.stderr.write(r.stderr);
-    process.exitCode = r.code;
+    finish(o.container !== undefined ? await runIpInContainer(o.container, args, o.lsr) : await runIp(args, o.lsr ? { ...ownNamespace(), lsr: o.lsr } : undefined));
   });
 
 program
@@ -155,10 +153,7 @@ program
   .passThroughOptions()
   .argument('[args...]', 'what you would give sysctl')
   .action((args: string[]) => {
-    const r = runSysctl(args);
-    process.stdout.write(r.stdout);
-    process.stderr.write(r.stderr);
-    process.exitCode = r.code;
+    finish(runSysctl(args));
   });
 
 registerPluginCommands(program);

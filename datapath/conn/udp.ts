@@ -137,7 +137,7 @@ export class UdpConn {
     this.fd6 = v6Only ? first : second;
     for (const fd of [this.fd4, this.fd6]) {
       if (fd < 0) continue;
-      // One arena per socket: each reader fills its own, and the closure keeps it alive.
+      // One arena per socket: each reader fills its own, and holds it until it is stopped.
       const arena = Buffer.alloc(READ_ARENA_BYTES);
       const desc = new Uint32Array(READ_DESC_DATAGRAMS * UDP_DESC_WORDS);
       this.readers.push(this.addon.udpStartReadingBatch(fd, arena, desc, (...args) => this.onBatch(arena, desc, args)));

@@ -34,6 +34,13 @@ export function paddingFor(size: number, mtu: number): number {
   return padded - last;
 }
 
+// The 64-bit counter crosses to the addon as two 32-bit halves (N-API has no cheap uint64).
+// Two functions rather than one returning a pair: the send path calls them per packet and a
+// pair would be an allocation each time.
+const TWO_32 = 0x1_0000_0000;
+const counterLo = (counter: number): number => counter % TWO_32;
+const counterHi = (counter: number): number => Math.floor(counter / TWO_32);
+
 /**
  * A whole data message: header (type, 24 bits of `lse24`, receiver, counter), sealed payload +
  * padding, tag. With `authHeader` the header bytes 0-3 (type and label entry) are the AEAD's
@@ -50,9 +57,7 @@ export function sealTransport(
   padding: number,
   authHeader = false,
 ): Buffer {
-  const lo = counter % 0x1_0000_0000;
-  const hi = Math.floor(counter / 0x1_0000_0000);
-  return aead().sealTransport(key, type, lse24 >>> 0, receiverIndex >>> 0, lo, hi, payload, padding, authHeader ? 1 : 0);
+  return aead().sealTransport(key, type, lse24 >>> 0, receiverIndex >>> 0, counterLo(counter), counterHi(counter), payload, padding, authHeader ? 1 : 0);
 }
 
 /** openTransportLength's result for a forged (or short) message. */
@@ -91,9 +96,7 @@ export function sealTransportBatch(
   out: Uint8Array,
   outLens: Uint32Array,
 ): number {
-  const lo = counter % 0x1_0000_0000;
-  const hi = Math.floor(counter / 0x1_0000_0000);
-  return aead().sealBatch(key, type, lse24 >>> 0, receiverIndex >>> 0, lo, hi, authHeader ? 1 : 0, mtu, src, desc, stride, first, count, out, outLens);
+  return aead().sealBatch(key, type, lse24 >>> 0, receiverIndex >>> 0, counterLo(counter), counterHi(counter), authHeader ? 1 : 0, mtu, src, desc, stride, first, count, out, outLens);
 }
 
 /**

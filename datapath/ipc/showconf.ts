@@ -5,66 +5,29 @@
 // must be stripped before the text is given to `wg setconf`, which does not know it.
 // Pure: text in, text out. The private key passes through, as with `wg showconf`; never log it.
 
-const b64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');
-const isZeroHex = (hex: string): boolean => /^0+$/.test(hex);
+import { b64, keySet, readGetAnswer } from './getAnswer';
 
 /** The config-file key for wgmpls-label-auth. */
 export const LABEL_AUTH_CONF_KEY = 'WgmplsLabelAuth';
 
-interface ConfPeer {
-  publicKey: string;
-  presharedKey: string | null;
-  endpoint: string | null;
-  keepalive: number;
-  allowedIps: string[];
-  labelAuth: boolean;
-}
-
 /** Throws when the answer carries a non-zero errno (the request failed). */
 export function showconfFromGet(answer: string): string {
-  let privateKey: string | null = null;
-  let listenPort = 0;
-  let fwmark = 0;
-  const peers: ConfPeer[] = [];
-  let peer: ConfPeer | null = null;
-  for (const line of answer.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq < 0) continue;
-    const key = line.slice(0, eq);
-    const value = line.slice(eq + 1);
-    if (key === 'errno') {
-      if (value !== '0') throw new Error(`the datapath answered errno ${value}`);
-      continue;
-    }
-    if (key === 'public_key') {
-      peer = { publicKey: b64(value), presharedKey: null, endpoint: null, keepalive: 0, allowedIps: [], labelAuth: false };
-      peers.push(peer);
-      continue;
-    }
-    if (!peer) {
-      if (key === 'private_key') privateKey = b64(value);
-      else if (key === 'listen_port') listenPort = Number(value);
-      else if (key === 'fwmark') fwmark = Number(value);
-      continue;
-    }
-    if (key === 'preshared_key' && !isZeroHex(value)) peer.presharedKey = b64(value);
-    else if (key === 'endpoint') peer.endpoint = value;
-    else if (key === 'persistent_keepalive_interval') peer.keepalive = Number(value);
-    else if (key === 'allowed_ip') peer.allowedIps.push(value);
-    else if (key === 'wgmpls-label-auth') peer.labelAuth = value === 'true';
-  }
+  const dev = readGetAnswer(answer, (errno) => new Error(`the datapath answered errno ${errno}`));
+  // wg showconf prints whatever private key get gave, a zero one included.
+  const privateKey = dev.privateKeyHex === null ? '' : b64(dev.privateKeyHex);
   // The layout of wireguard-tools' showconf.c.
   const out: string[] = ['[Interface]'];
-  if (listenPort) out.push(`ListenPort = ${listenPort}`);
-  if (fwmark) out.push(`FwMark = 0x${fwmark.toString(16)}`);
+  if (dev.listenPort) out.push(`ListenPort = ${dev.listenPort}`);
+  if (dev.fwmark) out.push(`FwMark = 0x${dev.fwmark.toString(16)}`);
   if (privateKey) out.push(`PrivateKey = ${privateKey}`);
-  for (const p of peers) {
-    out.push('', '[Peer]', `PublicKey = ${p.publicKey}`);
-    if (p.presharedKey) out.push(`PresharedKey = ${p.presharedKey}`);
+  for (const p of dev.peers) {
+    const presharedKey = keySet(p.presharedKeyHex) ? b64(p.presharedKeyHex) : '';
+    out.push('', '[Peer]', `PublicKey = ${b64(p.publicKeyHex)}`);
+    if (presharedKey) out.push(`PresharedKey = ${presharedKey}`);
     if (p.allowedIps.length > 0) out.push(`AllowedIPs = ${p.allowedIps.join(', ')}`);
     if (p.endpoint) out.push(`Endpoint = ${p.endpoint}`);
     if (p.keepalive) out.push(`PersistentKeepalive = ${p.keepalive}`);
-    if (p.labelAuth) out.push(`${LABEL_AUTH_CONF_KEY} = true`);
+    if (p.labelAuth === true) out.push(`${LABEL_AUTH_CONF_KEY} = true`);
   }
   return out.join('\n') + '\n';
 }

@@ -4,8 +4,7 @@
 // answer (server.ts). Pure: text in, text out; the caller derives the interface's public key.
 // The private key never reaches the output ("(hidden)", as `wg show` prints it).
 
-const b64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');
-const isZeroHex = (hex: string): boolean => /^0+$/.test(hex);
+import { answerLines, b64, keySet, readGetAnswer, type GetPeer } from './getAnswer';
 
 export interface StatsDevice {
   hasPrivateKey: boolean;
@@ -14,17 +13,8 @@ export interface StatsDevice {
   peers: StatsPeer[];
 }
 
-export interface StatsPeer {
-  publicKey: string;
-  presharedKey: boolean;
-  endpoint: string | null;
-  allowedIps: string[];
-  lastHandshakeSec: number;
-  rxBytes: number;
-  txBytes: number;
-  keepalive: number;
-  labelAuth: boolean | null;
-}
+/** A peer as `wg show` shows it: its public key in base64, of its preshared key only whether it has one. */
+export type StatsPeer = Omit<GetPeer, 'publicKeyHex' | 'presharedKeyHex'> & { publicKey: string; presharedKey: boolean };
 
 function failedErrno(value: string, what: string): Error {
   return new Error(`the datapath refused ${what} (errno ${value})`);
@@ -35,58 +25,17 @@ function failedErrno(value: string, what: string): Error {
  * only for deriving the public key); throws when the answer carries a non-zero errno.
  */
 export function parseGetAnswer(answer: string): { device: StatsDevice; privateKeyHex: string | null } {
-  const dev: StatsDevice = { hasPrivateKey: false, listenPort: 0, fwmark: 0, peers: [] };
-  let privateKeyHex: string | null = null;
-  let peer: StatsPeer | null = null;
-  for (const line of answer.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq < 0) continue;
-    const key = line.slice(0, eq);
-    const value = line.slice(eq + 1);
-    if (key === 'errno') {
-      if (value !== '0') throw failedErrno(value, 'wgmpls-get');
-      continue;
-    }
-    if (key === 'public_key') {
-      peer = { publicKey: b64(value), presharedKey: false, endpoint: null, allowedIps: [], lastHandshakeSec: 0, rxBytes: 0, txBytes: 0, keepalive: 0, labelAuth: null };
-      dev.peers.push(peer);
-      continue;
-    }
-    if (!peer) {
-      if (key === 'private_key' && !isZeroHex(value)) {
-        privateKeyHex = value;
-        dev.hasPrivateKey = true;
-      }
-      else if (key === 'listen_port') dev.listenPort = Number(value);
-      else if (key === 'fwmark') dev.fwmark = Number(value);
-      continue;
-    }
-    if (key === 'preshared_key') peer.presharedKey = !isZeroHex(value);
-    else if (key === 'endpoint') peer.endpoint = value;
-    else if (key === 'allowed_ip') peer.allowedIps.push(value);
-    else if (key === 'last_handshake_time_sec') peer.lastHandshakeSec = Number(value);
-    else if (key === 'rx_bytes') peer.rxBytes = Number(value);
-    else if (key === 'tx_bytes') peer.txBytes = Number(value);
-    else if (key === 'persistent_keepalive_interval') peer.keepalive = Number(value);
-    else if (key === 'wgmpls-label-auth') peer.labelAuth = value === 'true';
-  }
-  return { device: dev, privateKeyHex };
+  const got = readGetAnswer(answer, (errno) => failedErrno(errno, 'wgmpls-get'));
+  // An all-zero private key is no key: nothing to derive a public key from, nothing to hide.
+  const privateKeyHex = keySet(got.privateKeyHex) ? got.privateKeyHex : null;
+  const peers = got.peers.map(({ publicKeyHex, presharedKeyHex, ...rest }): StatsPeer => ({ ...rest, publicKey: b64(publicKeyHex), presharedKey: keySet(presharedKeyHex) }));
+  return { device: { hasPrivateKey: privateKeyHex !== null, listenPort: got.listenPort, fwmark: got.fwmark, peers }, privateKeyHex };
 }
 
 /** The counters of a `wgmpls-stats=1` answer, in the datapath's order; throws on a non-zero errno. */
 export function parseStatsAnswer(answer: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const line of answer.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq < 0) continue;
-    const key = line.slice(0, eq);
-    const value = line.slice(eq + 1);
-    if (key === 'errno') {
-      if (value !== '0') throw failedErrno(value, 'wgmpls-stats');
-      continue;
-    }
-    out.set(key, Number(value));
-  }
+  for (const [key, value] of answerLines(answer, (errno) => failedErrno(errno, 'wgmpls-stats'))) out.set(key, Number(value));
   return out;
 }
 

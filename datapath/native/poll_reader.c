@@ -11,15 +11,25 @@
 #define READER_BOX_MAGIC 0x77677262u /* "wgrb" */
 
 /* What the JS external points at. Separate from the reader so that stopReading on a reader
- * already freed (second call, or after env teardown) finds NULL instead of freed memory. */
+ * already freed (second call, or after env teardown) finds NULL instead of freed memory.
+ *
+ * The box and the reader each have a lifetime of their own (the box ends with the garbage
+ * collector's finalizer, the reader with uv_close's callback, in either order), so each points
+ * at the other only while both live: whichever goes first, or stopReading, cuts both links at
+ * once (unlink). A link cut on one side only leaves the other holding a freed pointer. */
 struct reader_box {
   uint32_t magic;
   poll_reader *reader;
 };
 
+static void unlink_box(reader_box *box, poll_reader *r) {
+  if (box != NULL) box->reader = NULL;
+  if (r != NULL) r->box = NULL;
+}
+
 static void reader_on_closed(uv_handle_t *handle) {
   poll_reader *r = (poll_reader *)handle->data;
-  if (r->box != NULL) r->box->reader = NULL;
+  unlink_box(r->box, r);
   if (r->cleanup_hook != NULL) napi_remove_async_cleanup_hook(r->cleanup_hook);
   free(r->state);
   free(r);
@@ -31,11 +41,16 @@ static void reader_close(poll_reader *r, int from_js) {
   if (r->closing) return;
   r->closing = 1;
   uv_poll_stop(&r->poll);
+  /* The watcher is stopped: nothing writes into the kept buffers any more. */
   if (from_js) {
     if (r->callback != NULL) napi_delete_reference(r->env, r->callback);
+    for (size_t i = 0; i < POLL_READER_MAX_KEEP; i++) {
+      if (r->keep[i] != NULL) napi_delete_reference(r->env, r->keep[i]);
+    }
     if (r->async_ctx != NULL) napi_async_destroy(r->env, r->async_ctx);
   }
   r->callback = NULL;
+  for (size_t i = 0; i < POLL_READER_MAX_KEEP; i++) r->keep[i] = NULL;
   r->async_ctx = NULL;
   uv_close((uv_handle_t *)&r->poll, reader_on_closed);
 }
@@ -51,7 +66,7 @@ static void box_finalize(napi_env env, void *data, void *hint) {
   reader_box *box = (reader_box *)data;
   (void)env;
   (void)hint;
-  if (box->reader != NULL) box->reader->box = NULL;
+  unlink_box(box, box->reader);
   free(box);
 }
 
@@ -113,7 +128,7 @@ napi_value poll_reader_js_start(napi_env env, napi_callback_info info, const cha
     throw_errno(env, ENOMEM, "%s", what);
     return NULL;
   }
-  return poll_reader_start(env, fd, argv[1], resource_name, drain, state);
+  return poll_reader_start(env, fd, argv[1], resource_name, drain, state, NULL, 0);
 }
 
 static void reader_on_poll(uv_poll_t *handle, int status, int events) {
@@ -127,8 +142,13 @@ static void reader_on_poll(uv_poll_t *handle, int status, int events) {
 }
 
 napi_value poll_reader_start(napi_env env, int fd, napi_value callback, const char *resource_name,
-                             poll_reader_drain drain, void *state) {
+                             poll_reader_drain drain, void *state, const napi_value *keep, size_t nkeep) {
   napi_valuetype t;
+  if (nkeep > POLL_READER_MAX_KEEP) {
+    free(state);
+    throw_type(env, "poll_reader_start: too many buffers to keep");
+    return NULL;
+  }
   if (napi_typeof(env, callback, &t) != napi_ok || t != napi_function) {
     free(state);
     throw_type(env, "callback must be a function");
@@ -170,6 +190,8 @@ napi_value poll_reader_start(napi_env env, int fd, napi_value callback, const ch
       napi_create_string_utf8(env, resource_name, NAPI_AUTO_LENGTH, &name_v) != napi_ok ||
       napi_async_init(env, resource, name_v, &r->async_ctx) != napi_ok ||
       napi_create_reference(env, callback, 1, &r->callback) != napi_ok ||
+      (nkeep > 0 && napi_create_reference(env, keep[0], 1, &r->keep[0]) != napi_ok) ||
+      (nkeep > 1 && napi_create_reference(env, keep[1], 1, &r->keep[1]) != napi_ok) ||
       napi_add_async_cleanup_hook(env, reader_on_env_teardown, r, &r->cleanup_hook) != napi_ok ||
       napi_create_external(env, box, box_finalize, NULL, &external) != napi_ok) {
     free(box);
@@ -201,7 +223,10 @@ napi_value poll_reader_js_stop(napi_env env, napi_callback_info info) {
   reader_box *box = (reader_box *)data;
   if (box->reader != NULL) {
     poll_reader *r = box->reader;
-    box->reader = NULL; /* makes a second call a no-op even before the close completes */
+    /* Both links: a second call is a no-op even before the close completes, and the close
+     * callback (end of this loop turn) must not write into the box, which the collector may
+     * free first (its finalizers drain in the check phase, before the closing handles). */
+    unlink_box(box, r);
     reader_close(r, 1);
   }
   return NULL;

@@ -20,13 +20,20 @@ typedef void (*poll_reader_drain)(poll_reader *r, int status);
 
 typedef struct reader_box reader_box;
 
+/* The most JS values a reader holds on to besides its callback (a batch reader's arena and
+ * descriptor array). */
+#define POLL_READER_MAX_KEEP 2
+
 struct poll_reader {
   uv_poll_t poll; /* first: the handle pointer is the reader pointer */
   napi_env env;
   napi_ref callback;
+  /* What the drain writes into (JS-owned memory): referenced here, so that it lives exactly as
+   * long as the reader may write, whatever the callback happens to close over. */
+  napi_ref keep[POLL_READER_MAX_KEEP];
   napi_async_context async_ctx;
   napi_async_cleanup_hook_handle cleanup_hook;
-  reader_box *box; /* the JS-visible handle, NULL once it was garbage-collected */
+  reader_box *box; /* the JS-visible handle; NULL once it was stopped or garbage-collected */
   int fd;
   int closing;
   poll_reader_drain drain;
@@ -34,9 +41,10 @@ struct poll_reader {
 };
 
 /* Returns the JS handle (an external), or NULL with an exception pending. Takes ownership of
- * `state` (freed with free()) whether it succeeds or not. */
+ * `state` (freed with free()) whether it succeeds or not. keep[0..nkeep): the JS buffers that
+ * `state` points into, held until the reader is stopped (at most POLL_READER_MAX_KEEP). */
 napi_value poll_reader_start(napi_env env, int fd, napi_value callback, const char *resource_name,
-                             poll_reader_drain drain, void *state);
+                             poll_reader_drain drain, void *state, const napi_value *keep, size_t nkeep);
 /* stopReading(handle): idempotent. */
 napi_value poll_reader_js_stop(napi_env env, napi_callback_info info);
 /* Calls the callback; returns 0 if the reader is still open afterwards (the handler may have

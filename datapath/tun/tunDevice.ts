@@ -131,7 +131,7 @@ export class TunDevice {
     this.stopReading();
     const arena = (this.readArena ??= Buffer.alloc(READ_ARENA_BYTES));
     const desc = (this.readDesc ??= new Uint32Array(READ_DESC_PACKETS * TUN_DESC_WORDS));
-    // The closure holds arena and desc: the native reader writes into them for as long as it lives.
+    // The native reader writes into arena and desc, and holds them until it is stopped.
     this.reader = this.addon.startReadingBatch(this.fd, this.vnet ? 1 : 0, arena, desc, (...[count, info]) => {
       if (count !== null) handler({ arena, desc, count, dropped: info });
       else if (onError !== undefined) onError(info);

@@ -2,6 +2,7 @@
 // `wg` speaks, so the plugin needs no wg binary and the datapath no plugin-specific interface.
 // Requests carry private keys: neither requests nor responses are ever logged.
 import { uapiExchange } from '../../datapath/ipc/client';
+import { readGetAnswer } from '../../datapath/ipc/getAnswer';
 import { join } from 'node:path';
 
 export interface PeerSpec {
@@ -67,53 +68,21 @@ export function formatSet(s: DeviceSet): string {
 }
 
 export function parseGet(text: string): DeviceStatus {
-  const status: DeviceStatus = { hasPrivateKey: false, listenPort: 0, peers: [] };
-  let peer: PeerStatus | null = null;
-  for (const line of text.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq < 0) continue;
-    const key = line.slice(0, eq);
-    const value = line.slice(eq + 1);
-    switch (key) {
-      case 'private_key':
-        status.hasPrivateKey = true;
-        break;
-      case 'listen_port':
-        status.listenPort = Number(value);
-        break;
-      case 'public_key':
-        peer = { publicKey: value, endpoint: null, lastHandshakeSec: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0, allowedIps: [] };
-        status.peers.push(peer);
-        break;
-      case 'endpoint':
-        if (peer) peer.endpoint = value;
-        break;
-      case 'last_handshake_time_sec':
-        if (peer) peer.lastHandshakeSec = Number(value);
-        break;
-      case 'rx_bytes':
-        if (peer) peer.rxBytes = Number(value);
-        break;
-      case 'tx_bytes':
-        if (peer) peer.txBytes = Number(value);
-        break;
-      case 'persistent_keepalive_interval':
-        if (peer) peer.persistentKeepalive = Number(value);
-        break;
-      case 'allowed_ip':
-        if (peer) peer.allowedIps.push(value);
-        break;
-      case 'wgmpls-label-auth':
-        if (peer) peer.labelAuth = value === 'true';
-        break;
-      case 'errno':
-        if (value !== '0') throw new UapiError(`get failed with errno ${value}`, Math.abs(Number(value)));
-        break;
-      default:
-        break;
-    }
-  }
-  return status;
+  const got = readGetAnswer(text, (errno) => new UapiError(`get failed with errno ${errno}`, Math.abs(Number(errno))));
+  const peers = got.peers.map((p): PeerStatus => {
+    const peer: PeerStatus = {
+      publicKey: p.publicKeyHex,
+      endpoint: p.endpoint,
+      lastHandshakeSec: p.lastHandshakeSec,
+      rxBytes: p.rxBytes,
+      txBytes: p.txBytes,
+      persistentKeepalive: p.keepalive,
+      allowedIps: p.allowedIps,
+    };
+    if (p.labelAuth !== null) peer.labelAuth = p.labelAuth;
+    return peer;
+  });
+  return { hasPrivateKey: got.privateKeyHex !== null, listenPort: got.listenPort, peers };
 }
 
 export function uapiSocketPath(uapiDir: string, ifname: string): string {

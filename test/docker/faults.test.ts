@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, waitFor } from '../net/harness';
-import { Plugin, docker, dockerOk, ensureImage, hostedDatapaths as datapaths, mustPing, whyNotRunnable } from './helpers';
+import { Plugin, docker, dockerOk, hostedDatapaths as datapaths, mustPing, whyNotRunnable } from './helpers';
 import { describeWhere } from '../canRun';
 import { workerDirFor } from '../../plugin/config';
 import { workersIn } from '../../plugin/datapaths/process';
@@ -39,17 +39,10 @@ maybe('the plugin under load and faults', () => {
   let image = '';
 
   beforeAll(async () => {
-    await removeAll();
-    image = await ensureImage();
-    await plugin.start();
+    image = await plugin.setUp(removeAll, true);
   }, 180_000);
 
-  afterAll(async () => {
-    await removeAll();
-    await plugin.stop();
-    plugin.killLeftoverDatapaths();
-    if (process.env.WGMT_KEEP_LOGS === undefined) rmSync(plugin.dir, { recursive: true, force: true });
-  }, 180_000);
+  afterAll(() => plugin.tearDown(removeAll), 180_000);
 
   test(`${PARALLEL} docker run at once on one network: every endpoint made, no port or key shared, a full mesh`, async () => {
     await dockerOk('network', 'create', '-d', 'wgmpls', '-o', 'wgmpls.mpls-peers=any', '--subnet', '10.67.0.0/24', NET);

@@ -3,7 +3,7 @@
 // private socket: the socket's name is the driver's name, so a test can run beside another
 // driver instance on the same dockerd).
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { CLI, ROOT, RunResult, isRoot, run, waitFor } from '../net/harness';
@@ -153,6 +153,31 @@ export class Plugin {
       throw new Error(`${(err as Error).message}; plugin logs: ${this.logs}`);
     }
     if (proc.exitCode !== null) throw new Error(`plugin exited: ${this.logs}`);
+  }
+
+  /**
+   * A test file's beforeAll: the lab image (its name returned) and this plugin started, with
+   * `clean` (the file's own containers and networks, leftovers of an interrupted run) removed
+   * first, or, `cleanFirst` false, once the plugin is up, for networks whose removal dockerd
+   * hands to the driver.
+   */
+  async setUp(clean: () => Promise<void>, cleanFirst: boolean): Promise<string> {
+    if (cleanFirst) await clean();
+    const image = await ensureImage();
+    await this.start();
+    if (!cleanFirst) await clean();
+    return image;
+  }
+
+  /**
+   * A test file's afterAll: `clean` again, the plugin stopped, whatever datapath its state still
+   * names killed (there should be none), and its directory removed unless WGMT_KEEP_LOGS.
+   */
+  async tearDown(clean: () => Promise<void>): Promise<void> {
+    await clean();
+    await this.stop();
+    this.killLeftoverDatapaths();
+    if (process.env.WGMT_KEEP_LOGS === undefined) rmSync(this.dir, { recursive: true, force: true });
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

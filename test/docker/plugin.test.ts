@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import { CLI, run, sleep, uapiRequest, udpPayloads, waitFor } from '../net/harness';
 import { workerDirFor } from '../../plugin/config';
-import { Plugin, docker, dockerOk, ensureImage, mustPing, ping, whyNotRunnable } from './helpers';
+import { Plugin, docker, dockerOk, mustPing, ping, whyNotRunnable } from './helpers';
 import { parseSet } from '../../datapath/ipc/uapi';
 import { DriverError } from '../../plugin/api/errors';
 import { driverRoutes } from '../../plugin/api/routes';
@@ -22,7 +22,7 @@ import { parseNetworkOptions } from '../../plugin/driver/options';
 import { findOrphans } from '../../plugin/driver/orphans';
 import { Mutex } from '../../plugin/lock';
 import { StateStore } from '../../plugin/state/store';
-import type { EndpointState, NetworkState } from '../../plugin/state/types';
+import { endpointState, networkState } from '../stateFixtures';
 import { silentLog } from '../../datapath/log';
 import { describeWhere } from '../canRun';
 
@@ -37,33 +37,6 @@ const IP = { a: '10.66.0.2', b: '10.66.0.3', c: '10.66.0.4', a6: 'fd00:66::2', b
 const CONTAINERS = [A, B, C, 'wgmt-dk-s1', 'wgmt-dk-s2', 'wgmt-dk-s3', 'wgmt-dk-d1', 'wgmt-dk-d2', 'wgmt-dk-o1', 'wgmt-dk-o2', 'wgmt-dk-p1', 'wgmt-dk-p2'];
 
 // ------------------------------------------------------------------ no Docker, no root needed
-
-const netState = (over: Partial<NetworkState> = {}): NetworkState => ({
-  id: 'n'.repeat(64),
-  mtu: 1420,
-  underlay: '127.0.0.1',
-  mplsPeers: 'any',
-  portBase: null,
-  defaultRoute: false,
-  lsr: 'auto',
-  labelAuth: true,
-  ipv4: [],
-  ipv6: [],
-  createdAt: '2020-01-01T00:00:00.000Z',
-  ...over,
-});
-const epState = (i: number, over: Partial<EndpointState> = {}): EndpointState => ({
-  id: String(i).repeat(64).slice(0, 64),
-  networkId: 'n'.repeat(64),
-  ifname: `wgm${String(i).repeat(12)}`,
-  privateKey: 'a'.repeat(64),
-  publicKey: String(i).repeat(64).slice(0, 64),
-  port: 51820 + i,
-  address: `10.66.0.${i}/24`,
-  addressIPv6: `fd00:66::${i}/64`,
-  createdAt: '2020-01-01T00:00:00.000Z',
-  ...over,
-});
 
 describe('plugin logic (no Docker needed)', () => {
   test('network options: defaults, bounds and unknown keys named; Docker keys ignored', () => {
@@ -88,10 +61,10 @@ describe('plugin logic (no Docker needed)', () => {
   });
 
   test('mesh: a point-to-point link routes everything to the other end; a multipoint one only its addresses', () => {
-    const n = netState({ underlay: '::1' });
-    const [a, b, c] = [epState(1), epState(2), epState(3)];
+    const n = networkState({ underlay: '::1' });
+    const [a, b, c] = [endpointState(1), endpointState(2), endpointState(3)];
     expect(desiredPeers(a, n, [a, b])).toEqual([{ publicKey: b.publicKey, endpoint: '[::1]:51822', labelAuth: true, allowedIps: ['0.0.0.0/0', '::/0'] }]);
-    expect(desiredPeers(a, netState({ labelAuth: false }), [a, b])[0].labelAuth).toBe(false);
+    expect(desiredPeers(a, networkState({ labelAuth: false }), [a, b])[0].labelAuth).toBe(false);
     expect(desiredPeers(a, n, [a, b, c]).map((p) => p.allowedIps)).toEqual([
       ['10.66.0.2/32', 'fd00:66::2/128'],
       ['10.66.0.3/32', 'fd00:66::3/128'],
@@ -120,11 +93,11 @@ describe('plugin logic (no Docker needed)', () => {
 
   test('orphans: only old entries dockerd does not know, and never an endpoint in a live container', () => {
     const now = Date.parse('2020-01-01T01:00:00.000Z');
-    const n = netState();
-    const young = epState(4, { createdAt: '2020-01-01T00:59:30.000Z' });
-    const inLiveSandbox = epState(5, { sandboxKey: '/live' });
-    const forgotten = epState(6, { sandboxKey: '/gone' });
-    const attached = epState(7);
+    const n = networkState();
+    const young = endpointState(4, { createdAt: '2020-01-01T00:59:30.000Z' });
+    const inLiveSandbox = endpointState(5, { sandboxKey: '/live' });
+    const forgotten = endpointState(6, { sandboxKey: '/gone' });
+    const attached = endpointState(7);
     const docker = new Map([[n.id, new Set([attached.id])]]);
     const o = findOrphans([n], [young, inLiveSandbox, forgotten, attached], docker, now, (p) => p === '/live');
     // The young one is looked at again when it is old enough (30 s from now).
@@ -217,18 +190,10 @@ maybe('docker network driver (wgmpls plugin)', () => {
   let image = '';
 
   beforeAll(async () => {
-    await removeAll(); // leftovers of an interrupted run
-    image = await ensureImage();
-    await plugin.start();
+    image = await plugin.setUp(removeAll, true);
   }, 180_000);
 
-  afterAll(async () => {
-    await removeAll();
-    await plugin.stop();
-    // Belt and braces: whatever datapath process the state still names (there should be none).
-    plugin.killLeftoverDatapaths();
-    if (process.env.WGMT_KEEP_LOGS === undefined) rmSync(plugin.dir, { recursive: true, force: true });
-  }, 120_000);
+  afterAll(() => plugin.tearDown(removeAll), 120_000);
 
   test('bad options reach the docker CLI as the driver said them, and create nothing', async () => {
     const cases: [string, RegExp][] = [

@@ -6,10 +6,10 @@
 // on a socket of its own (driver "wgmplsrt"), so it can run beside another wgmpls driver.
 // Everything created is named wgmt-rt-*; the 10.0.x / fd00:x addresses exist only in the containers.
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, run, sleep, udpPayloads, waitFor } from '../net/harness';
-import { Plugin, docker, dockerOk, ensureImage, mustPing, whyNotRunnable } from './helpers';
+import { Plugin, docker, dockerOk, mustPing, whyNotRunnable } from './helpers';
 import { RoutesLabelError, devicesNamed, parseRoutesLabel } from '../../plugin/routes/label';
 import { describeWhere } from '../canRun';
 
@@ -71,18 +71,11 @@ maybe('wgmpls.routes and wgmpls ip --container', () => {
   let image = '';
 
   beforeAll(async () => {
-    image = await ensureImage();
-    await plugin.start();
-    // Leftovers of an interrupted run, once the driver is there (dockerd asks it to remove networks).
-    await removeAll();
+    // Leftovers of an interrupted run go once the driver is there (dockerd asks it to remove networks).
+    image = await plugin.setUp(removeAll, false);
   }, 180_000);
 
-  afterAll(async () => {
-    await removeAll();
-    await plugin.stop();
-    plugin.killLeftoverDatapaths();
-    if (process.env.WGMT_KEEP_LOGS === undefined) rmSync(plugin.dir, { recursive: true, force: true });
-  }, 120_000);
+  afterAll(() => plugin.tearDown(removeAll), 120_000);
 
   test('routes from the label are in place once the containers are up, c2 connected to its second network later', async () => {
     const d = plugin.driver;

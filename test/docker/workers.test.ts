@@ -9,10 +9,10 @@
 // Needs root and a dockerd that answers (an error under CI otherwise). Everything created is
 // named wgmt-wk-*; 10.72.x / 10.99.72.x exist only inside the test containers.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, run, sleep, waitFor } from '../net/harness';
-import { EndpointRecord, Plugin, docker, dockerOk, ensureImage, mustPing, whyNotRunnable } from './helpers';
+import { EndpointRecord, Plugin, docker, dockerOk, mustPing, whyNotRunnable } from './helpers';
 import { describeWhere } from '../canRun';
 import { workerDirFor } from '../../plugin/config';
 
@@ -94,17 +94,10 @@ maybe('a killed datapath worker takes down only what it served (wgmpls plugin, t
   };
 
   beforeAll(async () => {
-    image = await ensureImage();
-    await plugin.start();
-    await removeAll(); // leftovers of an interrupted run
+    image = await plugin.setUp(removeAll, false);
   }, 180_000);
 
-  afterAll(async () => {
-    await removeAll();
-    await plugin.stop();
-    plugin.killLeftoverDatapaths();
-    if (process.env.WGMT_KEEP_LOGS === undefined) rmSync(plugin.dir, { recursive: true, force: true });
-  }, 120_000);
+  afterAll(() => plugin.tearDown(removeAll), 120_000);
 
   const pingLoop = (addr: string): string[] => ['sh', '-c', `trap 'exit 0' TERM; ping -D -i 0.2 -W 1 ${addr} & wait`];
 

@@ -211,6 +211,18 @@ function mustV6(opts: Parameters<typeof timeExceededV6>[0]): Uint8Array {
   if (r === null) throw new Error('expected a reply');
   return r;
 }
+/** Per family: the packet maker, the two functions under test and our address as the reply's source. */
+const FAMILIES = {
+  4: { make: (spec: V4Spec): Uint8Array => makeV4(spec), suppressReason: v4SuppressReason, timeExceeded: timeExceededV4, source: OUR_V4 },
+  6: { make: (spec: V6Spec): Uint8Array => makeV6(spec), suppressReason: v6SuppressReason, timeExceeded: timeExceededV6, source: OUR_V6 },
+} as const;
+
+/** `pkt` gets no reply, for `reason`: the reason is said, and nothing is built. */
+function expectNoReply(family: 4 | 6, pkt: Uint8Array, reason: string): void {
+  const f = FAMILIES[family];
+  expect(f.suppressReason(pkt)).toBe(reason);
+  expect(f.timeExceeded({ original: pkt, source: f.source, labelStack: TWO_LABELS })).toBeNull();
+}
 
 // ---------------------------------------------------------------------------------------
 
@@ -393,68 +405,11 @@ describe('timeExceededV4', () => {
 
   it('never answers an ICMP error', () => {
     for (const type of [3, 4, 5, 11, 12]) {
-      const err = makeV4({ proto: 1, payload: [type, 0, 0, 0, 0, 0, 0, 0, ...makeV4()] });
-      expect(v4SuppressReason(err)).toBe('icmp-error');
-      expect(timeExceededV4({ original: err, source: OUR_V4, labelStack: TWO_LABELS })).toBeNull();
+      expectNoReply(4, makeV4({ proto: 1, payload: [type, 0, 0, 0, 0, 0, 0, 0, ...makeV4()] }), 'icmp-error');
     }
     // ICMP whose type byte is missing: cannot tell, so no.
     const bare = makeV4({ proto: 1, payload: [] });
     expect(timeExceededV4({ original: bare, source: OUR_V4, labelStack: TWO_LABELS })).toBeNull();
-  });
-
-  it('never answers a non-first fragment', () => {
-    for (const [fragOffset, mf] of [[1, true], [185, false], [0x1fff, true]] as const) {
-      const frag = makeV4({ fragOffset, moreFragments: mf });
-      expect(v4SuppressReason(frag)).toBe('fragment');
-      expect(timeExceededV4({ original: frag, source: OUR_V4, labelStack: TWO_LABELS })).toBeNull();
-    }
-  });
-
-  it('never answers a source that is not one host, nor a multicast/broadcast destination', () => {
-    for (const src of ['0.0.0.0', '0.1.2.3', '127.0.0.1', '224.0.0.5', '239.1.2.3', '240.0.0.1', '255.255.255.255']) {
-      expect(v4SuppressReason(makeV4({ src }))).toBe('bad-source');
-      expect(timeExceededV4({ original: makeV4({ src }), source: OUR_V4, labelStack: TWO_LABELS })).toBeNull();
-    }
-    for (const dst of ['224.0.0.1', '239.255.255.250', '255.255.255.255']) {
-      expect(v4SuppressReason(makeV4({ dst }))).toBe('multicast-destination');
-      expect(timeExceededV4({ original: makeV4({ dst }), source: OUR_V4, labelStack: TWO_LABELS })).toBeNull();
-    }
-    // Ordinary unicast, including a subnet's .255 (we cannot know it is a broadcast).
-    for (const src of ['1.2.3.4', '10.255.255.255', '223.255.255.254']) {
-      expect(v4SuppressReason(makeV4({ src }))).toBeNull();
-    }
-  });
-
-  it('never answers what is not an IPv4 packet', () => {
-    const ok = makeV4();
-    const cases: Uint8Array[] = [
-      new Uint8Array(0),
-      ok.subarray(0, 19),
-      makeV6(),
-      Uint8Array.from([0x44, ...ok.subarray(1)]), // IHL 4
-      Uint8Array.from([0x4f, ...ok.subarray(1)]), // IHL 15: the checksum over 60 bytes fails
-      (() => {
-        const b = Uint8Array.from(ok);
-        b[2] = 0;
-        b[3] = 19; // total length below the header
-        const c = refChecksum([...b.subarray(0, 10), 0, 0, ...b.subarray(12, 20)]);
-        b[10] = c >> 8;
-        b[11] = c & 0xff;
-        return b;
-      })(),
-      (() => {
-        const b = Uint8Array.from(ok);
-        b[11] ^= 1; // bad header checksum
-        return b;
-      })(),
-    ];
-    for (const c of cases) {
-      expect(v4SuppressReason(c)).toBe('malformed');
-      expect(timeExceededV4({ original: c, source: OUR_V4, labelStack: TWO_LABELS })).toBeNull();
-    }
-    // A header longer than the buffer.
-    const short = makeV4({ options: Array(40).fill(1), payload: [] }).subarray(0, 40);
-    expect(v4SuppressReason(short)).toBe('malformed');
   });
 
   it('rejects caller mistakes loudly', () => {
@@ -551,9 +506,7 @@ describe('timeExceededV6', () => {
 
   it('never answers ICMPv6 errors (type < 128), even behind extension headers', () => {
     for (const type of [1, 2, 3, 4, 127]) {
-      const err = makeV6({ next: 58, payload: [type, 0, 0, 0, 0, 0, 0, 0, ...makeV6()] });
-      expect(v6SuppressReason(err)).toBe('icmp-error');
-      expect(timeExceededV6({ original: err, source: OUR_V6, labelStack: TWO_LABELS })).toBeNull();
+      expectNoReply(6, makeV6({ next: 58, payload: [type, 0, 0, 0, 0, 0, 0, 0, ...makeV6()] }), 'icmp-error');
       const hbh = [43, 0, 1, 4, 0, 0, 0, 0];
       const rh = [58, 0, 0, 0, 0, 0, 0, 0];
       const chained = makeV6({ next: 0, payload: [...hbh, ...rh, type, 0, 0, 0, 0, 0, 0, 0] });
@@ -562,45 +515,80 @@ describe('timeExceededV6', () => {
     expect(v6SuppressReason(makeV6({ next: 58, payload: [] }))).toBe('icmp-error');
   });
 
-  it('never answers a non-first fragment', () => {
-    const frag = makeV6({ next: 44, payload: [58, 0, 0x05, 0x48, 0, 0, 0, 1, 1, 2, 3, 4] });
-    expect(v6SuppressReason(frag)).toBe('fragment');
-    expect(timeExceededV6({ original: frag, source: OUR_V6, labelStack: TWO_LABELS })).toBeNull();
-  });
-
-  it('never answers unspecified/loopback/multicast/mapped sources nor multicast destinations', () => {
-    for (const src of ['::', '::1', 'ff02::1', 'ff0e::1:2', '::ffff:a00:1']) {
-      expect(v6SuppressReason(makeV6({ src }))).toBe('bad-source');
-      expect(timeExceededV6({ original: makeV6({ src }), source: OUR_V6, labelStack: TWO_LABELS })).toBeNull();
-    }
-    for (const dst of ['ff02::1', 'ff05::1:3']) {
-      expect(v6SuppressReason(makeV6({ dst }))).toBe('multicast-destination');
-      expect(timeExceededV6({ original: makeV6({ dst }), source: OUR_V6, labelStack: TWO_LABELS })).toBeNull();
-    }
-    for (const src of ['::2', 'fe80::1', '2001:db8::ffff:a00:1', '64:ff9b::a00:1']) {
-      expect(v6SuppressReason(makeV6({ src }))).toBeNull();
-    }
-  });
-
-  it('never answers what is not an IPv6 packet', () => {
-    const cases = [
-      new Uint8Array(0),
-      original.subarray(0, 39),
-      makeV4(),
-      makeV6({ next: 0, payload: [17] }), // hop-by-hop header cut short
-      makeV6({ next: 0, payload: [17, 3, 0, 0, 0, 0, 0, 0] }), // claims 32 bytes, has 8
-      makeV6({ next: 44, payload: [17, 0, 0, 0] }), // fragment header cut short
-    ];
-    for (const c of cases) {
-      expect(v6SuppressReason(c)).toBe('malformed');
-      expect(timeExceededV6({ original: c, source: OUR_V6, labelStack: TWO_LABELS })).toBeNull();
-    }
-  });
-
   it('rejects caller mistakes loudly', () => {
     expect(() => timeExceededV6({ original, source: OUR_V4, labelStack: TWO_LABELS })).toThrow(RangeError);
     expect(() => timeExceededV6({ original, source: OUR_V6, labelStack: TWO_LABELS.subarray(0, 3) })).toThrow(RangeError);
     expect(() => timeExceededV6({ original, source: OUR_V6, labelStack: TWO_LABELS, ttl: 1.5 })).toThrow(RangeError);
+  });
+});
+
+// What both families must never answer, as one table: per family the addresses that are not one
+// host (sources) or not one listener (destinations), the fragments that are not the first, and
+// the bytes that are not a packet of the family at all.
+describe.each([
+  {
+    family: 4 as const,
+    badSources: ['0.0.0.0', '0.1.2.3', '127.0.0.1', '224.0.0.5', '239.1.2.3', '240.0.0.1', '255.255.255.255'],
+    multicastDestinations: ['224.0.0.1', '239.255.255.250', '255.255.255.255'],
+    // Ordinary unicast, including a subnet's .255 (we cannot know it is a broadcast).
+    unicastSources: ['1.2.3.4', '10.255.255.255', '223.255.255.254'],
+    laterFragments: (): Uint8Array[] => ([[1, true], [185, false], [0x1fff, true]] as const).map(([fragOffset, moreFragments]) => makeV4({ fragOffset, moreFragments })),
+    malformed: (): Uint8Array[] => {
+      const ok = makeV4();
+      return [
+        new Uint8Array(0),
+        ok.subarray(0, 19),
+        makeV6(),
+        Uint8Array.from([0x44, ...ok.subarray(1)]), // IHL 4
+        Uint8Array.from([0x4f, ...ok.subarray(1)]), // IHL 15: the checksum over 60 bytes fails
+        (() => {
+          const b = Uint8Array.from(ok);
+          b[2] = 0;
+          b[3] = 19; // total length below the header
+          const c = refChecksum([...b.subarray(0, 10), 0, 0, ...b.subarray(12, 20)]);
+          b[10] = c >> 8;
+          b[11] = c & 0xff;
+          return b;
+        })(),
+        (() => {
+          const b = Uint8Array.from(ok);
+          b[11] ^= 1; // bad header checksum
+          return b;
+        })(),
+        makeV4({ options: Array(40).fill(1), payload: [] }).subarray(0, 40), // a header longer than the buffer
+      ];
+    },
+  },
+  {
+    family: 6 as const,
+    badSources: ['::', '::1', 'ff02::1', 'ff0e::1:2', '::ffff:a00:1'],
+    multicastDestinations: ['ff02::1', 'ff05::1:3'],
+    unicastSources: ['::2', 'fe80::1', '2001:db8::ffff:a00:1', '64:ff9b::a00:1'],
+    laterFragments: (): Uint8Array[] => [makeV6({ next: 44, payload: [58, 0, 0x05, 0x48, 0, 0, 0, 1, 1, 2, 3, 4] })],
+    malformed: (): Uint8Array[] => [
+      new Uint8Array(0),
+      makeV6().subarray(0, 39),
+      makeV4(),
+      makeV6({ next: 0, payload: [17] }), // hop-by-hop header cut short
+      makeV6({ next: 0, payload: [17, 3, 0, 0, 0, 0, 0, 0] }), // claims 32 bytes, has 8
+      makeV6({ next: 44, payload: [17, 0, 0, 0] }), // fragment header cut short
+    ],
+  },
+])('IPv$family: what gets no time exceeded', ({ family, badSources, multicastDestinations, unicastSources, laterFragments, malformed }) => {
+  const f = FAMILIES[family];
+
+  it('never a source that is not one host, nor a multicast/broadcast destination', () => {
+    for (const src of badSources) expectNoReply(family, f.make({ src }), 'bad-source');
+    for (const dst of multicastDestinations) expectNoReply(family, f.make({ dst }), 'multicast-destination');
+    for (const src of unicastSources) expect(f.suppressReason(f.make({ src }))).toBeNull();
+  });
+
+  it('never a non-first fragment', () => {
+    for (const frag of laterFragments()) expectNoReply(family, frag, 'fragment');
+  });
+
+  it(`never what is not an IPv${family} packet`, () => {
+    for (const c of malformed()) expectNoReply(family, c, 'malformed');
   });
 });
 

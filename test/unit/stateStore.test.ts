@@ -7,20 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateError, StateStore } from '../../plugin/state/store';
 import type { NetworkState } from '../../plugin/state/types';
+import { networkState } from '../stateFixtures';
 
-const net = (id: string): NetworkState => ({
-  id: id.repeat(64).slice(0, 64),
-  mtu: 1420,
-  underlay: '127.0.0.1',
-  mplsPeers: 'any',
-  portBase: null,
-  defaultRoute: false,
-  lsr: 'auto',
-  labelAuth: true,
-  ipv4: [],
-  ipv6: [],
-  createdAt: '2020-01-01T00:00:00.000Z',
-});
+const net = (id: string): NetworkState => networkState({ id: id.repeat(64).slice(0, 64) });
 
 let dir = '';
 beforeEach(() => {

@@ -23,6 +23,17 @@ function openTransport(key: TransportKey, counterLo: number, counterHi: number, 
   return n < 0 ? null : msg.subarray(MessageTransportHeaderSize, MessageTransportHeaderSize + n);
 }
 
+/** A data message's 16-byte header (type, 24 bits of label entry, receiver, counter), written out by hand. */
+const headerOf = (type: number, lse24: number, receiver: number, counter: number): Buffer => {
+  const h = Buffer.alloc(16);
+  h[0] = type;
+  h.writeUIntLE(lse24, 1, 3);
+  h.writeUInt32LE(receiver, 4);
+  h.writeUInt32LE(counter % 0x1_0000_0000, 8);
+  h.writeUInt32LE(Math.floor(counter / 0x1_0000_0000), 12);
+  return h;
+};
+
 const nonceOf = (counter: number): Uint8Array => {
   const n = Buffer.alloc(12);
   n.writeUInt32LE(counter % 0x1_0000_0000, 4);
@@ -61,12 +72,7 @@ for (const backend of BACKENDS) describeWhere(backend.whyNot)(`transport message
       const type = [4, 5, 6][i % 3];
       const msg = sealTransport(key, type, lse24, receiver, counter, payload, padding);
 
-      const header = Buffer.alloc(16);
-      header[0] = type;
-      header.writeUIntLE(lse24, 1, 3);
-      header.writeUInt32LE(receiver, 4);
-      header.writeUInt32LE(counter % 0x1_0000_0000, 8);
-      header.writeUInt32LE(Math.floor(counter / 0x1_0000_0000), 12);
+      const header = headerOf(type, lse24, receiver, counter);
       const plain = Buffer.concat([payload, Buffer.alloc(padding)]);
       const want = Buffer.concat([header, chacha20poly1305(raw, nonceOf(counter)).encrypt(plain)]);
       expect(msg.equals(want)).toBe(true);
@@ -138,16 +144,6 @@ for (const backend of BACKENDS) describeWhere(backend.whyNot)(`transport message
   });
 
   describe('authenticated labels: header bytes 0-3 as associated data', () => {
-    const headerOf = (type: number, lse24: number, receiver: number, counter: number): Buffer => {
-      const h = Buffer.alloc(16);
-      h[0] = type;
-      h.writeUIntLE(lse24, 1, 3);
-      h.writeUInt32LE(receiver, 4);
-      h.writeUInt32LE(counter % 0x1_0000_0000, 8);
-      h.writeUInt32LE(Math.floor(counter / 0x1_0000_0000), 12);
-      return h;
-    };
-
     test('seal with the header as AD agrees with @noble/ciphers (AAD = bytes 0-3) on 300 random messages', () => {
       for (let i = 0; i < 300; i++) {
         const raw = randomBytes(32);

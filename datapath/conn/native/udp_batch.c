@@ -181,7 +181,7 @@ static napi_value js_udp_start_reading_batch(napi_env env, napi_callback_info in
   st->arena = arena;
   st->desc = desc;
   st->desc_cap = desc_len / BATCH_DESC_WORDS;
-  return poll_reader_start(env, fd, argv[3], "wgmpls:UdpReadBatch", udp_batch_drain, st);
+  return poll_reader_start(env, fd, argv[3], "wgmpls:UdpReadBatch", udp_batch_drain, st, &argv[1], 2);
 }
 
 /* Appends a UDP_SEGMENT control message after whatever h's control buffer holds. */

@@ -7,9 +7,9 @@
  * packet, and nothing is allocated per packet. The other way, decrypted packets are joined into
  * superpackets (GRO, offload.c) and written with one writev each.
  *
- * The arena and descriptor arrays belong to the caller, who keeps them alive while reading (its
- * callback closes over them) and must not keep views into them past a callback: they are
- * overwritten by the next read event.
+ * The arena and descriptor arrays belong to the caller, who must not keep views into them past a
+ * callback: they are overwritten by the next read event. The reader holds a reference to both
+ * until it is stopped, so they cannot be collected while it may still write into them.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -162,7 +162,7 @@ static napi_value js_start_reading_batch(napi_env env, napi_callback_info info) 
   st->desc = desc;
   st->desc_cap = desc_len / READ_DESC_WORDS;
   st->dropped = 0;
-  return poll_reader_start(env, fd, argv[4], "wgmpls:TunReadBatch", tun_batch_drain, st);
+  return poll_reader_start(env, fd, argv[4], "wgmpls:TunReadBatch", tun_batch_drain, st, &argv[2], 2);
 }
 
 static ssize_t writev_retry(int fd, struct iovec *iov, int n) {
