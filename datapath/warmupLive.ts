@@ -12,6 +12,7 @@ import { pairConfig, packetSet, roundPacket, strayPacket } from './device/warmup
 import { loadTunAddon, type TunReadHandle } from './tun/native';
 import { TunDevice, piProto, PI_LEN } from './tun/tunDevice';
 import { feedFromTun, wireDevice } from './wiring';
+import { defaultTiming } from './device/constants';
 import { ETH_P_IP, ETH_P_IPV6 } from './net/ethertypes';
 
 export interface LiveWarmUpOptions {
@@ -49,7 +50,7 @@ export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
       const { tun, farFd } = TunDevice.standIn(`warm${i}`);
       const udp = new UdpConn(opts.listenAddress);
       let lsr: LsrEndpoint | null = null;
-      const { device: dev, writeTun, writeTunBatch } = wireDevice(tun, udp, { mtu: opts.mtu, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
+      const { device: dev, writeTun, writeTunBatch } = wireDevice(tun, udp, { mtu: opts.mtu, timing: defaultTiming, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
       // Built as run.ts builds the live one (the same kinds of arguments): another shape here
       // would make the live endpoint a map the compiled code has not seen.
       lsr = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log, writeTunBatch);

@@ -10,11 +10,16 @@ import type { Log } from './log';
 import { ETH_P_MPLS_MC, ETH_P_MPLS_UC } from './net/ethertypes';
 import type { TunDevice } from './tun/tunDevice';
 
+/**
+ * Every caller passes all of these, in this order (the live datapath and its warm-up): the
+ * per-packet closures read them, and an object of another shape at go-live would throw the
+ * warm-up's compiled code away.
+ */
 export interface WiringOptions {
   mtu: number;
-  timing?: Timing;
-  log?: Log;
-  mplsPeers?: 'seed' | 'any';
+  timing: Timing;
+  log: Log;
+  mplsPeers: 'seed' | 'any' | undefined;
   /** The namespace's label-switching router, once there is one. */
   lsr: () => LsrEndpoint | null;
 }
