@@ -2,17 +2,16 @@ import { chmodSync, closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { TUN_F, loadTunAddon } from './tun/native';
 import { Device } from './device/device';
 import { DEFAULT_MTU, Timing, defaultTiming } from './device/constants';
-import { UdpConn } from './conn/udp';
+import type { UdpConn } from './conn/udp';
 import { TunDevice } from './tun/tunDevice';
 import { UapiServer } from './ipc/server';
-import { LsrEndpoint } from './lsr/endpoint';
+import type { LsrEndpoint } from './lsr/endpoint';
 import { gcStaleTables } from './lsr/store';
 import { warmUp } from './device/warmup';
 import { warmUpLive } from './warmupLive';
-import { feedFromTun, wireDevice } from './wiring';
+import { feedFromTun, openUdp, wireEndpoint } from './wiring';
 import { Log } from './log';
 import { aeadBackend } from './crypto/native';
-import { ETH_P_IP, ETH_P_IPV6 } from './net/ethertypes';
 
 export interface DatapathOptions {
   /** The interface's name, and its UAPI socket's. */
@@ -82,11 +81,8 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
   const mtu = opts.mtu ?? DEFAULT_MTU;
   const warmMs = opts.warmUp === false ? 0 : await warmUpDatapath({ mtu, listenAddress: opts.listenAddress, mplsPeers: opts.mplsPeers, log });
   const tun = TunDevice.open(opts.tunName ?? opts.ifname, { netnsPath: opts.netnsPath, mtu, offload: opts.offload });
-  let lsr: LsrEndpoint | null = null;
-  const udp = new UdpConn(opts.listenAddress, (code) => log.warn({ code }, 'UDP read error'));
-  const { device: dev, writeTun, writeTunBatch } = wireDevice(tun, udp, { mtu, timing: opts.testTiming ?? defaultTiming, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
-  const endpoint = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log, writeTunBatch);
-  lsr = endpoint;
+  const udp = openUdp(opts.listenAddress, log);
+  const { device: dev, endpoint } = wireEndpoint(tun, udp, { mtu, timing: opts.testTiming ?? defaultTiming, log, mplsPeers: opts.mplsPeers });
   let uapi: UapiServer;
   try {
     await dev.start(opts.listenPort ?? 0);

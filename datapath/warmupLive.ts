@@ -4,16 +4,14 @@
 // pair standing in for each TUN. Packets are written into one stand-in as the kernel would
 // hand them to a TUN and read from the other, so every function a live packet runs through,
 // from the native read callback to the native write, is compiled by the time the real TUN opens.
-import { LsrEndpoint } from './lsr/endpoint';
 import { silentLog, type Log } from './log';
-import { UdpConn } from './conn/udp';
+import type { UdpConn } from './conn/udp';
 import { Device } from './device/device';
 import { pairConfig, packetSet, roundPacket, strayPacket } from './device/warmup';
 import { loadTunAddon, type TunReadHandle } from './tun/native';
 import { TunDevice, piProto, PI_LEN } from './tun/tunDevice';
-import { feedFromTun, wireDevice } from './wiring';
+import { feedFromTun, openUdp, wireEndpoint } from './wiring';
 import { defaultTiming } from './device/constants';
-import { ETH_P_IP, ETH_P_IPV6 } from './net/ethertypes';
 
 export interface LiveWarmUpOptions {
   mtu: number;
@@ -48,12 +46,9 @@ export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
   try {
     for (let i = 0; i < 2; i++) {
       const { tun, farFd } = TunDevice.standIn(`warm${i}`);
-      const udp = new UdpConn(opts.listenAddress);
-      let lsr: LsrEndpoint | null = null;
-      const { device: dev, writeTun, writeTunBatch } = wireDevice(tun, udp, { mtu: opts.mtu, timing: defaultTiming, log, mplsPeers: opts.mplsPeers, lsr: () => lsr });
-      // Built as run.ts builds the live one (the same kinds of arguments): another shape here
-      // would make the live endpoint a map the compiled code has not seen.
-      lsr = new LsrEndpoint(tun.name, dev, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), log, writeTunBatch);
+      // Built as run.ts builds the live one (wiring.ts: the same closures, objects of the same shapes).
+      const udp = openUdp(opts.listenAddress, log);
+      const { device: dev } = wireEndpoint(tun, udp, { mtu: opts.mtu, timing: defaultTiming, log, mplsPeers: opts.mplsPeers });
       const side: (typeof sides)[number] = { dev, tun, udp, farFd, far: null };
       sides.push(side);
       side.far = addon.startReading(farFd, (...[packets]) => {

@@ -5,9 +5,10 @@
 import { Device } from './device/device';
 import type { Timing } from './device/constants';
 import type { UdpConn } from './conn/udp';
-import type { LsrEndpoint } from './lsr/endpoint';
+import { LsrEndpoint } from './lsr/endpoint';
+import { UdpConn as UdpConnClass } from './conn/udp';
 import type { Log } from './log';
-import { ETH_P_MPLS_MC, ETH_P_MPLS_UC } from './net/ethertypes';
+import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC } from './net/ethertypes';
 import type { TunDevice } from './tun/tunDevice';
 
 /**
@@ -84,4 +85,24 @@ export function wireDevice(
 /** From now on every packet read from `tun` goes to `dev`, a readable event's worth at a time. */
 export function feedFromTun(tun: TunDevice, dev: Device, onError: (code: string) => void): void {
   tun.onBatch((batch) => dev.handleTunBatch(batch), onError);
+}
+
+/** The underlay socket of a device, bound to `listenAddress` (all addresses when undefined). */
+export function openUdp(listenAddress: string | undefined, log: Log): UdpConn {
+  return new UdpConnClass(listenAddress, (code) => log.warn({ code }, 'UDP read error'));
+}
+
+/**
+ * A device with its share of the namespace's label-switching router, wired to `tun` and `udp`.
+ * The live datapath (run.ts) and its warm-up (warmupLive.ts) both build theirs here: every
+ * closure the per-packet path calls (the router getter, its TUN writers) is then the same
+ * function literal in both, and the compiled code the warm-up leaves is the code live packets
+ * run, not thrown away at the first of them for a call target it has not seen.
+ */
+export function wireEndpoint(tun: TunDevice, udp: UdpConn, opts: Omit<WiringOptions, 'lsr'>): { device: Device; endpoint: LsrEndpoint } {
+  let endpoint: LsrEndpoint | null = null;
+  const { device, writeTun, writeTunBatch } = wireDevice(tun, udp, { mtu: opts.mtu, timing: opts.timing, log: opts.log, mplsPeers: opts.mplsPeers, lsr: () => endpoint });
+  const made = new LsrEndpoint(tun.name, device, (packet) => writeTun(packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP, packet), opts.log, writeTunBatch);
+  endpoint = made;
+  return { device, endpoint: made };
 }
