@@ -26,8 +26,11 @@ function hostOf(addr: string): string | null {
   return isIP(h) !== 0 ? h : null;
 }
 
-/** This node's and the other nodes' addresses; null when dockerd does not answer. */
-export async function swarmNodes(timeoutMs = 3000): Promise<{ self: string | null; nodes: string[] } | null> {
+/**
+ * This node's and the other nodes' addresses (`manager`: the list is a manager's, every ready
+ * node); null when dockerd does not answer.
+ */
+export async function swarmNodes(timeoutMs = 3000): Promise<{ self: string | null; nodes: string[]; manager: boolean } | null> {
   const docker = dockerClient(timeoutMs);
   let info: z.infer<typeof Info>;
   try {
@@ -37,13 +40,16 @@ export async function swarmNodes(timeoutMs = 3000): Promise<{ self: string | nul
   }
   const self = info.Swarm?.NodeAddr ? hostOf(info.Swarm.NodeAddr) : null;
   const found = new Set<string>();
+  let manager = false;
   for (const m of info.Swarm?.RemoteManagers ?? []) {
     const h = hostOf(m.Addr);
     if (h) found.add(h);
   }
   try {
     // Only managers answer; a worker's refusal is expected.
-    for (const n of Nodes.parse(await docker.listNodes())) {
+    const nodes = Nodes.parse(await docker.listNodes());
+    manager = true;
+    for (const n of nodes) {
       const h = n.Status?.Addr ? hostOf(n.Status.Addr) : null;
       if (h && n.Status?.State === 'ready') found.add(h);
     }
@@ -51,5 +57,5 @@ export async function swarmNodes(timeoutMs = 3000): Promise<{ self: string | nul
     // a worker
   }
   if (self) found.delete(self);
-  return { self, nodes: [...found].sort() };
+  return { self, nodes: [...found].sort(), manager };
 }

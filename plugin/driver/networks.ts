@@ -46,8 +46,9 @@ export async function deleteNetwork(ctx: DriverContext, networkId: string): Prom
     ctx.log.warn({ network: short(networkId), endpoint: short(ep.id) }, 'endpoint still present at DeleteNetwork; removing it');
     await retireEndpoint(ctx, ep, false);
   }
-  // Identities retained for the network's containers go with it.
-  ctx.store.deleteNetwork(networkId);
+  // Identities retained for the network's containers go with it; those of a swarm network stay
+  // (dockerd deletes it on a node whose last container stops, and creates it again at the next).
+  ctx.store.deleteNetwork(networkId, ctx.store.network(networkId)?.secret !== undefined);
   ctx.log.info({ network: short(networkId) }, 'network deleted');
   return {};
 }

@@ -106,11 +106,16 @@ export class StateStore {
     });
   }
 
-  /** Also forgets the identities kept for the network's containers: they die with it. */
-  deleteNetwork(id: string): void {
+  /**
+   * Also forgets the identities kept for the network's containers: they die with it. Unless
+   * `keep` (a swarm network leaving this node only: dockerd removes it from a node when its last
+   * container there stops, e.g. with dockerd itself, and creates it again when one comes back),
+   * when they stay - with the other nodes' endpoints - for the network's return.
+   */
+  deleteNetwork(id: string, keep = false): void {
     this.commit((s) => {
       delete s.networks[id];
-      // Other nodes' endpoints on it go too (they would come back with the network).
+      if (keep) return;
       if (s.swarm) for (const [key, r] of Object.entries(s.swarm.remotes)) if (r.networkId === id) delete s.swarm.remotes[key];
       const retained = s.retained ?? {};
       for (const [key, r] of Object.entries(retained)) if (r.networkId === id) delete retained[key];
@@ -197,7 +202,7 @@ export class StateStore {
 
   /** The swarm part of the state (an empty one when there is none yet). */
   swarm(): SwarmState {
-    return this.state.swarm ?? { nodes: [], seq: 0, remotes: {}, seen: {} };
+    return this.state.swarm ?? { nodes: [], left: [], seq: 0, remotes: {}, seen: {} };
   }
 
   /** Other nodes' endpoints on a network, in a stable order (node, then endpoint id). */
@@ -211,7 +216,7 @@ export class StateStore {
   /** Changes the swarm part (on a copy, written atomically like everything else). */
   patchSwarm(change: (s: SwarmState) => void): void {
     this.commit((s) => {
-      s.swarm ??= { nodes: [], seq: 0, remotes: {}, seen: {} };
+      s.swarm ??= { nodes: [], left: [], seq: 0, remotes: {}, seen: {} };
       change(s.swarm);
     });
   }

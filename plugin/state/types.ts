@@ -165,6 +165,11 @@ export const SwarmStateSchema = z.object({
   seq: z.number().int().nonnegative().default(0),
   /** Announcements received, by remoteKey(). */
   remotes: z.record(RemoteSetSchema).default({}),
+  /**
+   * Nodes dockerd reported gone (DiscoverDelete: they left the swarm): their announcements are
+   * refused, and nobody's mention of them counts, until dockerd reports them back.
+   */
+  left: z.array(z.string()).default([]),
   /** Highest sequence number seen per node and network, kept after the node left (no replays). */
   seen: z.record(z.number().int().nonnegative()).default({}),
 });

@@ -74,7 +74,7 @@ export interface ExchangeOptions {
   /** Overrides the address learnt from DiscoverNew (WGMPLS_UNDERLAY). */
   self?: string;
   /** Where other nodes are learnt besides DiscoverNew and announcements (default: dockerd). */
-  lookup?: () => Promise<{ self: string | null; nodes: string[] } | null>;
+  lookup?: () => Promise<{ self: string | null; nodes: string[]; manager: boolean } | null>;
 }
 
 export class SwarmExchange {
@@ -99,12 +99,12 @@ export class SwarmExchange {
     this.lookup = opts.lookup ?? (() => swarmNodes());
   }
 
-  private readonly lookup: () => Promise<{ self: string | null; nodes: string[] } | null>;
+  private readonly lookup: () => Promise<{ self: string | null; nodes: string[]; manager: boolean } | null>;
 
   /** Adds nodes this plugin had not heard of (from dockerd, or named in an announcement). */
   private learn(nodes: readonly string[]): string[] {
     const self = this.self();
-    const known = new Set(this.store.swarm().nodes);
+    const known = new Set([...this.store.swarm().nodes, ...this.store.swarm().left]);
     const fresh = [...new Set(nodes.map(plainAddress))].filter((n) => n !== self && !known.has(n));
     if (fresh.length > 0) {
       this.store.patchSwarm((s) => void s.nodes.push(...fresh));
@@ -120,6 +120,12 @@ export class SwarmExchange {
     if (found.self && !this.fixedSelf && !this.store.swarm().self) {
       this.store.patchSwarm((s) => void (s.self = found.self ?? undefined));
       await this.listen();
+    }
+    // A manager lists only ready nodes: one that left and is back (joined again) is let in again.
+    const back = found.manager ? this.store.swarm().left.filter((n) => found.nodes.includes(n)) : [];
+    if (back.length > 0) {
+      this.store.patchSwarm((s) => void (s.left = s.left.filter((n) => !back.includes(n))));
+      this.log.info({ nodes: back }, 'swarm nodes back');
     }
     this.learn(found.nodes);
   }
@@ -161,7 +167,13 @@ export class SwarmExchange {
       return;
     }
     if (a === this.self()) return;
-    if (!this.store.swarm().nodes.includes(a)) this.store.patchSwarm((s) => void s.nodes.push(a));
+    const sw = this.store.swarm();
+    if (!sw.nodes.includes(a) || sw.left.includes(a)) {
+      this.store.patchSwarm((s) => {
+        if (!s.nodes.includes(a)) s.nodes.push(a);
+        s.left = s.left.filter((n) => n !== a);
+      });
+    }
     this.log.info({ node: a }, 'swarm node discovered');
     await this.announceAll(true, [a]);
   }
@@ -173,6 +185,7 @@ export class SwarmExchange {
     const sets = Object.values(this.store.swarm().remotes).filter((r) => r.node === a);
     this.store.patchSwarm((s) => {
       s.nodes = s.nodes.filter((n) => n !== a);
+      if (!s.left.includes(a)) s.left.push(a);
       for (const r of sets) delete s.remotes[remoteKey(r.networkId, r.node)];
     });
     this.log.info({ node: a, networks: sets.map((r) => short(r.networkId)) }, 'swarm node gone; its endpoints removed');
@@ -277,8 +290,15 @@ export class SwarmExchange {
         if (a.node !== from) throw new ExchangeError(`sent from ${from} but claims to be node ${a.node}`);
       } catch (err) {
         if (!(err instanceof ExchangeError)) throw err;
-        this.log.warn({ from, err: err.message }, 'announcement refused');
+        // A network dockerd has not created here yet is normal (it does so with the first container).
+        if (err.message.startsWith('unknown network')) this.log.debug({ from, err: err.message }, 'announcement for a network not on this node');
+        else this.log.warn({ from, err: err.message }, 'announcement refused');
         sock.end(JSON.stringify({ err: err.message }) + '\n');
+        return;
+      }
+      if (this.store.swarm().left.includes(from)) {
+        this.log.warn({ from }, 'announcement from a node that left the swarm refused');
+        sock.end(JSON.stringify({ err: 'this node left the swarm (DiscoverDelete); not taken until dockerd reports it back' }) + '\n');
         return;
       }
       if (!this.store.swarm().nodes.includes(from)) this.store.patchSwarm((s) => void s.nodes.push(from));
@@ -306,6 +326,7 @@ export class SwarmExchange {
       if (!this.store.network(a.network)) return;
       const key = remoteKey(a.network, a.node);
       const sw = this.store.swarm();
+      if (sw.left.includes(a.node)) return;
       if ((sw.seen[key] ?? -1) >= a.seq) {
         this.log.debug({ node: a.node, network: short(a.network), seq: a.seq }, 'old announcement ignored');
         return;
