@@ -5,8 +5,8 @@
 #   test/swarm/cluster.sh start-dockerd DIR I     (again) start node I's dockerd (after a kill)
 #   test/swarm/cluster.sh down DIR        stops everything it started and removes DIR
 #
-# Node I (1..N) is a network namespace wgswarm-nI with eth0 = 10.213.77.(10+I)/24 on a bridge
-# in a namespace of its own, wgswarm-sw (in the host namespace, the host's firewall - dockerd's
+# Node I (1..N) is a network namespace $CLUSTER-nI (default wgswarm-nI) with eth0 = 10.213.77.(10+I)/24 on a bridge
+# in a namespace of its own, $CLUSTER-sw (in the host namespace, the host's firewall - dockerd's
 # FORWARD DROP, which br_netfilter applies to bridged packets - would drop them; the private
 # addresses exist only inside the namespaces). In it run a containerd and a dockerd of its own, entered
 # with nsenter --net only (not `ip netns exec`: that gives a mount namespace of its own, and the
@@ -18,9 +18,11 @@ set -euo pipefail
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
-BR=wgswarm-br
-SW=wgswarm-sw
-ns() { echo "wgswarm-n$1"; }
+# CLUSTER (default wgswarm) names the namespaces: two clusters can exist side by side.
+NAME=${CLUSTER:-wgswarm}
+BR=br0
+SW=$NAME-sw
+ns() { echo "$NAME-n$1"; }
 addr() { echo "10.213.77.$((10 + $1))"; }
 
 start_containerd() {
@@ -65,6 +67,7 @@ start_dockerd() {
 up() {
   local dir=$1 n=${2:-3}
   mkdir -p "$dir"
+  echo "$NAME" >"$dir/cluster" # for `down` (and CI's clean-up), whatever CLUSTER says then
   ip netns add "$SW"
   ip -n "$SW" link add "$BR" type bridge
   ip -n "$SW" link set "$BR" up
@@ -84,12 +87,16 @@ up() {
 
 down() {
   local dir=$1 i pid
+  [ -f "$dir/cluster" ] && NAME=$(cat "$dir/cluster") && SW=$NAME-sw
   for d in "$dir"/n*; do
     [ -d "$d" ] || continue
     i=${d##*/n}
     # Containers and plugins first, while dockerd still answers (their TUNs, mounts).
     if docker -H "unix://$d/docker.sock" info >/dev/null 2>&1; then
       docker -H "unix://$d/docker.sock" rm -f $(docker -H "unix://$d/docker.sock" ps -aq) >/dev/null 2>&1 || true
+      for p in $(docker -H "unix://$d/docker.sock" plugin ls -q 2>/dev/null); do
+        docker -H "unix://$d/docker.sock" plugin disable -f "$p" >/dev/null 2>&1 || true
+      done
     fi
     for f in "$d/docker.pid" "$d/containerd.pid"; do
       pid=$(cat "$f" 2>/dev/null || true)

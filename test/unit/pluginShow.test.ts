@@ -14,14 +14,14 @@ const endpoint = (over: Partial<EndpointView> = {}): EndpointView => ({
   routes: [],
   lsr: null,
   peers: [
-    { publicKey: 'PUB2', endpointId: 'f'.repeat(64), container: 'r2', endpoint: '127.0.0.1:51821', allowedIps: ['0.0.0.0/0'], latestHandshake: 0, rxBytes: 0, txBytes: 0, labelAuth: true },
+    { publicKey: 'PUB2', endpointId: 'f'.repeat(64), node: null, container: 'r2', endpoint: '127.0.0.1:51821', allowedIps: ['0.0.0.0/0'], latestHandshake: 0, rxBytes: 0, txBytes: 0, labelAuth: true },
   ],
   drops: {},
   ...over,
 });
 
 const network = (e: EndpointView): NetworkView[] => [
-  { id: 'n'.repeat(64), name: 'r1-r2', mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', subnets: ['10.66.0.0/24'], endpoints: [e], retained: [] },
+  { id: 'n'.repeat(64), name: 'r1-r2', scope: 'local', mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', subnets: ['10.66.0.0/24'], endpoints: [e], remote: [], retained: [] },
 ];
 
 describe('wgmpls show', () => {
