@@ -40,10 +40,11 @@ export function allocateNetwork(options: Record<string, string>, ipv6Pools = 0):
 
 export function driverRoutes(ctx: DriverContext): Route[] {
   const nd = (m: string): string => `NetworkDriver.${m}`;
-  const swarm = ctx.swarm;
-  const scope = swarm ? 'global' : 'local';
+  // ctx is read per request, not here (the fuzz target hands in a context that must not be touched).
+  const scope = (): 'global' | 'local' => (ctx.swarm ? 'global' : 'local');
   // A node's address (DiscoverNew/DiscoverDelete): acted on after the answer, never before it.
   const discovery = (add: boolean) => (r: { DiscoveryType?: number; DiscoveryData?: unknown }): Record<string, never> => {
+    const swarm = ctx.swarm;
     if (!swarm || r.DiscoveryType !== 1) return {};
     const d = NodeDiscoveryData.safeParse(r.DiscoveryData);
     if (!d.success) throw new DriverError(`wgmpls Discover${add ? 'New' : 'Delete'}: bad request: DiscoveryData: ${d.error.issues[0].message}`);
@@ -53,17 +54,17 @@ export function driverRoutes(ctx: DriverContext): Route[] {
   };
   return [
     route('Plugin.Activate', Anything, () => ({ Implements: ['NetworkDriver'] }), false),
-    route(nd('GetCapabilities'), Anything, () => ({ Scope: scope, ConnectivityScope: scope }), false),
+    route(nd('GetCapabilities'), Anything, () => ({ Scope: scope(), ConnectivityScope: scope() }), false),
     route(nd('CreateNetwork'), CreateNetworkRequest, (r) => createNetwork(ctx, r)),
     route(nd('DeleteNetwork'), NetworkRequest, (r) => deleteNetwork(ctx, r.NetworkID)),
     // Swarm-scope network allocation (managers); a local-scope driver is never asked for real.
     route(nd('AllocateNetwork'), AllocateNetworkRequest, (r) => {
-      if (!swarm) throw new DriverError('wgmpls runs with local scope: AllocateNetwork (swarm) needs WGMPLS_SCOPE=global on the plugin');
+      if (!ctx.swarm) throw new DriverError('wgmpls runs with local scope: AllocateNetwork (swarm) needs WGMPLS_SCOPE=global on the plugin');
       return allocateNetwork(r.Options ?? {}, r.IPv6Data?.length ?? 0);
     }, false),
     // Nothing is held for a network on the manager: the secret goes with Swarm's record of it.
     route(nd('FreeNetwork'), NetworkRequest, () => {
-      if (!swarm) throw new DriverError('wgmpls runs with local scope: FreeNetwork (swarm) needs WGMPLS_SCOPE=global on the plugin');
+      if (!ctx.swarm) throw new DriverError('wgmpls runs with local scope: FreeNetwork (swarm) needs WGMPLS_SCOPE=global on the plugin');
       return {};
     }, false),
     route(nd('CreateEndpoint'), CreateEndpointRequest, (r) => createEndpoint(ctx, r)),

@@ -249,7 +249,9 @@ export class SwarmExchange {
 
   /** One announcement to one node, and its answer taken in. */
   private async send(node: string, networkId: string, line: string): Promise<void> {
-    const sock = connect({ host: node, port: this.port });
+    // From this node's own address: the receiver checks that the sender is who it says it is.
+    const self = this.self();
+    const sock = connect({ host: node, port: this.port, ...(self ? { localAddress: self } : {}) });
     sock.setTimeout(CONNECT_TIMEOUT_MS, () => sock.destroy(new Error('timed out')));
     try {
       await new Promise<void>((resolve, reject) => {

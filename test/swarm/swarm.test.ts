@@ -40,10 +40,10 @@ describeWhere(why)('wgmpls across a three-node Docker Swarm, as a managed plugin
   const show = async (i: Node): Promise<ShowJson> => JSON.parse(await must('node', [CLI, 'show', '--json'], { env: { ...process.env, WGMPLS_STATE_DIR: stateDir(i), DOCKER_SOCKET: `${dir}/n${i}/docker.sock` } })) as ShowJson;
   const state = (i: Node): SwarmStateFile => JSON.parse(readFileSync(join(stateDir(i), 'state.json'), 'utf8')) as SwarmStateFile;
   const ping = (i: Node, name: string, to: string, count = 1): Promise<RunResult> => dk(i, 'exec', name, 'ping', '-c', String(count), '-W', '2', to);
-  const addressOf = async (i: Node, name: string, net: string): Promise<{ v4: string; v6: string }> => {
+  /** The container's addresses on its (only) wgmpls interface. */
+  const addressOf = async (i: Node, name: string): Promise<{ v4: string; v6: string }> => {
     const out = await dkOk(i, 'exec', name, 'ip', '-br', 'addr');
     const line = out.split('\n').find((l) => l.includes('wgm')) ?? '';
-    void net;
     const v4 = /\b(\d+\.\d+\.\d+\.\d+)\/\d+/.exec(line)?.[1] ?? '';
     const v6 = /\b(fd[0-9a-f:]+)\/\d+/.exec(line)?.[1] ?? '';
     return { v4, v6 };
@@ -80,7 +80,7 @@ describeWhere(why)('wgmpls across a three-node Docker Swarm, as a managed plugin
     await dkOk(1, 'network', 'create', '-d', PLUGIN, '--attachable', '--subnet', '10.215.0.0/24', '-o', 'wgmpls.ipv6=fd00:215::/64', 'mesh');
     for (const i of NODES) await dkOk(i, 'run', '-d', '--restart', 'always', '--name', `c${i}`, '--network', 'mesh', '--ip', `10.215.0.${10 + i}`, IMAGE);
     const addrs = new Map<Node, { v4: string; v6: string }>();
-    for (const i of NODES) addrs.set(i, await addressOf(i, `c${i}`, 'mesh'));
+    for (const i of NODES) addrs.set(i, await addressOf(i, `c${i}`));
     expect(addrs.get(2)).toEqual({ v4: '10.215.0.12', v6: 'fd00:215::ad7:c' });
     for (const i of NODES) {
       for (const j of NODES) {
