@@ -18,6 +18,7 @@ import {
   JoinRequest,
   NetworkRequest,
   NodeDiscoveryData,
+  describeZodError,
 } from './schemas';
 import { Route, route } from './server';
 
@@ -58,13 +59,16 @@ export function driverRoutes(ctx: DriverContext): Route[] {
     route(nd('CreateNetwork'), CreateNetworkRequest, (r) => createNetwork(ctx, r)),
     route(nd('DeleteNetwork'), NetworkRequest, (r) => deleteNetwork(ctx, r.NetworkID)),
     // Swarm-scope network allocation (managers); a local-scope driver is never asked for real.
-    route(nd('AllocateNetwork'), AllocateNetworkRequest, (r) => {
-      if (!ctx.swarm) throw new DriverError('wgmpls runs with local scope: AllocateNetwork (swarm) needs WGMPLS_SCOPE=global on the plugin');
-      return allocateNetwork(r.Options ?? {}, r.IPv6Data?.length ?? 0);
+    // The scope is checked before the body: a local driver says why it will not, whatever it got.
+    route(nd('AllocateNetwork'), Anything, (body) => {
+      if (!ctx.swarm) throw new DriverError('wgmpls runs with local scope: AllocateNetwork (swarm) is not supported unless WGMPLS_SCOPE=global is set on the plugin');
+      const r = AllocateNetworkRequest.safeParse(body ?? {});
+      if (!r.success) throw new DriverError(describeZodError('AllocateNetwork', r.error));
+      return allocateNetwork(r.data.Options ?? {}, r.data.IPv6Data?.length ?? 0);
     }, false),
     // Nothing is held for a network on the manager: the secret goes with Swarm's record of it.
-    route(nd('FreeNetwork'), NetworkRequest, () => {
-      if (!ctx.swarm) throw new DriverError('wgmpls runs with local scope: FreeNetwork (swarm) needs WGMPLS_SCOPE=global on the plugin');
+    route(nd('FreeNetwork'), Anything, () => {
+      if (!ctx.swarm) throw new DriverError('wgmpls runs with local scope: FreeNetwork (swarm) is not supported unless WGMPLS_SCOPE=global is set on the plugin');
       return {};
     }, false),
     route(nd('CreateEndpoint'), CreateEndpointRequest, (r) => createEndpoint(ctx, r)),
