@@ -71,7 +71,9 @@ describeWhere(why)('wgmpls across a three-node Docker Swarm, as a managed plugin
   }, 600_000);
 
   afterAll(async () => {
-    await run('bash', [CLUSTER_SH, 'down', dir], { env, timeoutMs: 120_000 });
+    // WGMPLS_SWARM_KEEP=1 leaves the cluster up to look at (then: test/swarm/cluster.sh down DIR).
+    if (process.env.WGMPLS_SWARM_KEEP === '1') console.warn(`swarm cluster left in ${dir}`);
+    else await run('bash', [CLUSTER_SH, 'down', dir], { env, timeoutMs: 120_000 });
   }, 180_000);
 
   test('a swarm network: containers on the three nodes ping each other over IPv4 and IPv6', async () => {
@@ -186,7 +188,7 @@ describeWhere(why)('wgmpls across a three-node Docker Swarm, as a managed plugin
     const r = await v4.stop();
     expect(Date.now() / 1000 - r.lastReply).toBeLessThan(1.5);
     expect(keyOn(1, 2)).toBe(before);
-    expect((await ping(2, 'c2', 'fd00:215::ad7:d')).code).toBe(0);
+    await waitFor('c2 (node 2) to reach c3 (node 3) over IPv6', async () => (await ping(2, 'c2', 'fd00:215::ad7:d')).code === 0, 5000);
   });
 
   test('node 3 leaves the swarm: its endpoints disappear on nodes 1 and 2', async () => {
@@ -199,6 +201,14 @@ describeWhere(why)('wgmpls across a three-node Docker Swarm, as a managed plugin
       expect(peers).not.toContain(Buffer.from(key3 ?? '', 'hex').toString('base64'));
     }
     expect((await ping(1, 'c1', '10.215.0.12')).code).toBe(0);
+  });
+
+  test('node 3 joins again: a container there is linked with the others again', async () => {
+    await dkOk(3, 'swarm', 'join', '--token', await dkOk(1, 'swarm', 'join-token', '-q', 'worker'), '--advertise-addr', addrOf(3), '--listen-addr', `${addrOf(3)}:2377`, `${addrOf(1)}:2377`);
+    await dkOk(3, 'run', '-d', '--name', 'c3b', '--network', 'mesh', '--ip', '10.215.0.43', IMAGE);
+    await waitFor('c1 (node 1) to ping c3b (node 3) again', async () => (await ping(1, 'c1', '10.215.0.43')).code === 0, 30_000);
+    expect((await ping(2, 'c2', 'fd00:215::ad7:2b')).code).toBe(0);
+    for (const i of [1, 2] as const) expect(Object.values(state(i).swarm?.remotes ?? {}).some((r) => r.node === addrOf(3) && r.endpoints.some((e) => e.address === '10.215.0.43/24'))).toBe(true);
   });
 });
 
