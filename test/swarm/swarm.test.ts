@@ -189,6 +189,9 @@ describeWhere(why)('wgmpls across a three-node Docker Swarm, as a managed plugin
     expect(Date.now() / 1000 - r.lastReply).toBeLessThan(1.5);
     expect(keyOn(1, 2)).toBe(before);
     await waitFor('c2 (node 2) to reach c3 (node 3) over IPv6', async () => (await ping(2, 'c2', 'fd00:215::ad7:d')).code === 0, 5000);
+    // Node 2's restarts left the other nodes' datapath workers alone (same paths inside every
+    // plugin, and pid host: each must tell its own workers from the others').
+    for (const i of [1, 3] as const) expect(readFileSync(join(dir, `n${i}`, 'dockerd.log'), 'utf8')).not.toContain('its datapath worker went away');
   });
 
   test('node 3 leaves the swarm: its endpoints disappear on nodes 1 and 2', async () => {
