@@ -5,7 +5,8 @@
 // created, set to WGMPLS_SCOPE=global and enabled on each. Then: containers on the three nodes
 // ping each other over IPv4 and IPv6; a router line h1 (node 1) - r2 (node 2) - h3 (node 3)
 // switches labels from wgmpls.routes; node 2's plugin and then its dockerd are restarted under
-// traffic; node 3 leaves the swarm and its endpoints disappear on the others.
+// traffic; node 3 leaves the swarm and its endpoints disappear on the others, then joins again;
+// a global service's tasks reach each other.
 //
 // Does not use the host's dockerd (no docker lock needed): every image is built by node 1's.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -212,6 +213,29 @@ describeWhere(why)('wgmpls across a three-node Docker Swarm, as a managed plugin
     await waitFor('c1 (node 1) to ping c3b (node 3) again', async () => (await ping(1, 'c1', '10.215.0.43')).code === 0, 30_000);
     expect((await ping(2, 'c2', 'fd00:215::ad7:2b')).code).toBe(0);
     for (const i of [1, 2] as const) expect(Object.values(state(i).swarm?.remotes ?? {}).some((r) => r.node === addrOf(3) && r.endpoints.some((e) => e.address === '10.215.0.43/24'))).toBe(true);
+  });
+
+  test('a global service on the network: its task on each node reaches the others and c1, over IPv4 and IPv6', async () => {
+    await dkOk(1, 'service', 'create', '-d', '--name', 'svc', '--mode', 'global', '--network', 'mesh', IMAGE);
+    const tasks = new Map<Node, string>();
+    await waitFor('a task of svc running on each node', async () => {
+      for (const i of NODES) {
+        const name = (await dkOk(i, 'ps', '--filter', 'name=svc.', '--format', '{{.Names}}')).split('\n')[0];
+        if (name) tasks.set(i, name);
+      }
+      return tasks.size === 3;
+    }, 60_000);
+    const addrs = new Map<Node, { v4: string; v6: string }>();
+    for (const i of NODES) addrs.set(i, await addressOf(i, tasks.get(i) ?? ''));
+    for (const i of NODES) {
+      for (const j of NODES) {
+        const to = addrs.get(j);
+        if (i === j || !to) continue;
+        await waitFor(`svc task on node ${i} to ping the one on node ${j}`, async () => (await ping(i, tasks.get(i) ?? '', to.v4)).code === 0, 20_000);
+        expect((await ping(i, tasks.get(i) ?? '', to.v6)).code).toBe(0);
+      }
+    }
+    expect((await ping(3, tasks.get(3) ?? '', '10.215.0.11')).code).toBe(0);
   });
 });
 
