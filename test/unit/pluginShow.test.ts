@@ -41,4 +41,16 @@ describe('wgmpls show', () => {
     expect(text).toMatch(/label-auth-mismatch: 3 MPLS packets authenticated only under the other wgmpls-label-auth setting/);
     expect(formatShow(network(endpoint()))).not.toContain('dropped');
   });
+
+  test('a swarm network: its scope, the other nodes\' endpoints with their node, peers named by node', () => {
+    const e = endpoint();
+    e.peers[0].node = '10.0.0.12';
+    e.peers[0].container = null;
+    const [n] = network(e);
+    const text = formatShow([{ ...n, scope: 'swarm', remote: [{ id: 'f'.repeat(64), node: '10.0.0.12', addresses: ['10.66.0.3/24', 'fd00:66::a42:3/64'], publicKey: 'PUB2', port: 51821 }] }]);
+    expect(text).toContain(`network r1-r2 (${'n'.repeat(12)}), swarm scope\n`);
+    expect(text).toContain(`    peer: PUB2 (endpoint ${'f'.repeat(12)} on node 10.0.0.12)\n`);
+    expect(text).toContain(`  remote endpoint ${'f'.repeat(12)} on node 10.0.0.12\n    addresses: 10.66.0.3/24 fd00:66::a42:3/64\n    public key: PUB2\n    port: 51821\n`);
+    expect(formatShow(network(endpoint()))).not.toMatch(/swarm scope|remote endpoint/);
+  });
 });
