@@ -2,7 +2,7 @@
 // announcements, the swarm options, the IPv6 addresses made from IPv4 ones, the mesh with other
 // nodes' endpoints, and two exchanges talking over loopback (127.0.0.1 and 127.0.0.2) with
 // real state stores.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allocateNetwork } from '../../plugin/api/routes';
@@ -108,7 +108,7 @@ describe('two exchanges over loopback', () => {
   const synced: string[][] = [[], []];
 
   function node(i: 0 | 1, address: string, other: string): { store: StateStore; ex: SwarmExchange } {
-    const store = StateStore.open(mkdtempSync(join(tmpdir(), 'wgmpls-swarm-unit-')));
+    const store = StateStore.open(mkdtempSync(join(tmpdir(), 'wgmpls-exchange-unit-')));
     store.putNetwork({ id: NET, mtu: 1420, underlay: address, mplsPeers: 'any', portBase: null, defaultRoute: false, lsr: 'auto', labelAuth: true, ipv4: [], ipv6: [], createdAt: '', secret });
     store.patchSwarm((s) => void (s.self = address));
     const supervisor = { syncNetwork: async (id: string) => void synced[i].push(id) } as unknown as Supervisor;
@@ -121,6 +121,7 @@ describe('two exchanges over loopback', () => {
   afterAll(async () => {
     await n1.ex.stop();
     await n2.ex.stop();
+    for (const n of [n1, n2]) rmSync(n.store.dir, { recursive: true, force: true });
   });
 
   const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
