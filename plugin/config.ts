@@ -75,3 +75,19 @@ export function workerShape(env: NodeJS.ProcessEnv = process.env): { base: numbe
   const perWorker = intFromEnv(env, 'WGMPLS_WORKER_ENDPOINTS', 1, 100_000) ?? 32;
   return { base, perWorker, max: MAX_WORKERS };
 }
+
+/**
+ * WGMPLS_SCOPE: `local` (default: networks of one host) or `global` (networks across a Docker
+ * Swarm; the plugin must then be a managed plugin on every node, plugin/README.md). A bad value is
+ * an error naming the variable.
+ */
+export function driverScope(env: NodeJS.ProcessEnv = process.env): 'local' | 'global' {
+  const v = env.WGMPLS_SCOPE ?? 'local';
+  if (v !== 'local' && v !== 'global') throw new Error(`WGMPLS_SCOPE must be local or global, got "${v}"`);
+  return v;
+}
+
+/** The TCP port of the swarm endpoint exchange (WGMPLS_EXCHANGE_PORT, default 7950). */
+export function exchangePort(env: NodeJS.ProcessEnv = process.env): number {
+  return intFromEnv(env, 'WGMPLS_EXCHANGE_PORT', 1, 65535) ?? 7950;
+}

@@ -7,7 +7,8 @@ import { basename } from 'node:path';
 import { createLog, Log } from '../datapath/log';
 import { driverRoutes } from './api/routes';
 import { buildApp, listen, socketAnswers } from './api/server';
-import { isOurDriver, pluginPaths } from './config';
+import { driverScope, exchangePort, isOurDriver, pluginPaths } from './config';
+import { SwarmExchange } from './swarm/exchange';
 import { removeIfExists } from './datapaths/process';
 import { Supervisor } from './datapaths/supervisor';
 import { DockerEvents } from './docker/events';
@@ -29,6 +30,7 @@ export interface RunningPlugin {
 
 export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<RunningPlugin> {
   const paths = pluginPaths();
+  const scope = driverScope();
   // Before touching any datapath: a second instance would fight the first over them.
   if (await socketAnswers(paths.socket)) throw new Error(`another driver already answers on ${paths.socket}`);
   const store = StateStore.open(paths.stateDir);
@@ -37,10 +39,13 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
   log.info({ state: store.file, networks: store.networks().length, endpoints: store.endpoints().length }, 'state loaded');
   await supervisor.adoptAll();
   const events = new DockerEvents(log);
-  const ctx = { store, supervisor, log, events };
+  // Swarm scope: other nodes' endpoints come and go through the exchange (plugin/swarm).
+  const swarm = scope === 'global' ? new SwarmExchange(store, mutex, supervisor, log, { port: exchangePort(), self: process.env.WGMPLS_UNDERLAY || undefined }) : undefined;
+  const ctx = { store, supervisor, log, events, swarm };
   const app = buildApp(driverRoutes(ctx), mutex, log);
   const server = await listen(app, paths.socket);
   supervisor.startMonitoring();
+  swarm?.start();
   // Containers' wgmpls.routes labels, applied from Docker's events (subscribed before they flow).
   const routes = new ContainerRoutes(events, {
     stateDir: paths.stateDir,
@@ -62,7 +67,7 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
   labNodes.start();
   labNets.start();
   events.start();
-  log.info({ socket: paths.socket }, 'wgmpls network driver listening');
+  log.info({ socket: paths.socket, scope }, 'wgmpls network driver listening');
 
   // Once dockerd answers (it may start after us), forget what it forgot while we were away.
   let pruneTimer: NodeJS.Timeout | null = null;
@@ -87,6 +92,7 @@ export async function runPlugin(log: Log = createLog('wgmpls-plugin')): Promise<
       stopping = true;
       if (pruneTimer) clearTimeout(pruneTimer);
       supervisor.stopMonitoring();
+      await swarm?.stop();
       routes.stop();
       labNodes.stop();
       labNets.stop();

@@ -26,6 +26,8 @@ const short = (id: string): string => id.slice(0, 12);
 export interface PeerView {
   publicKey: string;
   endpointId: string | null;
+  /** The swarm node of a remote endpoint (null: an endpoint of this host, or unknown). */
+  node: string | null;
   container: string | null;
   endpoint: string | null;
   allowedIps: string[];
@@ -63,18 +65,32 @@ export interface RetainedView {
   routes: string[];
 }
 
+/** An endpoint of a swarm network on another node, as that node's plugin announced it. */
+export interface RemoteEndpointView {
+  id: string;
+  node: string;
+  addresses: string[];
+  publicKey: string;
+  port: number;
+}
+
 export interface NetworkView {
   id: string;
   name: string | null;
+  /** "swarm" for a network across a Docker Swarm (its endpoints on other nodes in `remote`). */
+  scope: 'local' | 'swarm';
   mtu: number;
   underlay: string;
   mplsPeers: string;
   subnets: string[];
   endpoints: EndpointView[];
+  remote: RemoteEndpointView[];
   retained: RetainedView[];
 }
 
-async function endpointView(ep: EndpointState, all: readonly EndpointState[], containers: ReadonlyMap<string, string>): Promise<EndpointView> {
+type KeyOwner = { id: string; node: string | null };
+
+async function endpointView(ep: EndpointState, byKey: ReadonlyMap<string, KeyOwner>, containers: ReadonlyMap<string, string>): Promise<EndpointView> {
   const running = ep.datapath !== undefined && isAlive(ep.datapath);
   const view: EndpointView = {
     id: ep.id,
@@ -103,12 +119,12 @@ async function endpointView(ep: EndpointState, all: readonly EndpointState[], co
     view.datapath.error = (err as Error).message;
     return view;
   }
-  const byKey = new Map(all.map((e) => [e.publicKey, e]));
   view.peers = status.peers.map((p) => {
     const other = byKey.get(p.publicKey);
     return {
       publicKey: b64(p.publicKey),
       endpointId: other?.id ?? null,
+      node: other?.node ?? null,
       container: other ? (containers.get(other.id) ?? null) : null,
       endpoint: p.endpoint,
       allowedIps: p.allowedIps,
@@ -125,16 +141,24 @@ export async function collect(): Promise<NetworkView[]> {
   const store = StateStore.read(pluginPaths().stateDir);
   const networks = store.networks().sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   const names = await dockerNames(networks.map((n) => n.id));
-  const all = store.endpoints();
+  const byKey = new Map<string, KeyOwner>(store.endpoints().map((e) => [e.publicKey, { id: e.id, node: null }]));
+  for (const n of networks) for (const r of store.remotesOf(n.id)) if (!byKey.has(r.endpoint.publicKey)) byKey.set(r.endpoint.publicKey, { id: r.endpoint.id, node: r.node });
   const out: NetworkView[] = [];
   for (const n of networks) {
     const endpoints: EndpointView[] = [];
-    for (const ep of store.endpointsOf(n.id)) endpoints.push(await endpointView(ep, all, names.containers));
+    for (const ep of store.endpointsOf(n.id)) endpoints.push(await endpointView(ep, byKey, names.containers));
+    const remote: RemoteEndpointView[] = store.remotesOf(n.id).map(({ node, endpoint: e }) => ({
+      id: e.id,
+      node,
+      addresses: [e.address, e.addressIPv6].filter((a): a is string => a !== undefined),
+      publicKey: b64(e.publicKey),
+      port: e.port,
+    }));
     const retained: RetainedView[] = [];
     for (const r of store.retained().filter((x) => x.networkId === n.id)) {
       retained.push({ containerId: r.containerId, container: await containerName(r.containerId), publicKey: b64(r.publicKey), port: r.port, routes: routeLines(undefined, r.table) });
     }
-    out.push(networkView(n, names.networks.get(n.id) ?? null, endpoints, retained));
+    out.push(networkView(n, names.networks.get(n.id) ?? null, endpoints, remote, retained));
   }
   return out;
 }
@@ -149,8 +173,9 @@ async function containerName(id: string): Promise<string | null> {
   }
 }
 
-function networkView(n: NetworkState, name: string | null, endpoints: EndpointView[], retained: RetainedView[]): NetworkView {
-  return { id: n.id, name, mtu: n.mtu, underlay: n.underlay, mplsPeers: n.mplsPeers, subnets: [...n.ipv4, ...n.ipv6].map((d) => d.pool), endpoints, retained };
+function networkView(n: NetworkState, name: string | null, endpoints: EndpointView[], remote: RemoteEndpointView[], retained: RetainedView[]): NetworkView {
+  const scope = n.secret !== undefined ? 'swarm' : 'local';
+  return { id: n.id, name, scope, mtu: n.mtu, underlay: n.underlay, mplsPeers: n.mplsPeers, subnets: [...n.ipv4, ...n.ipv6].map((d) => d.pool), endpoints, remote, retained };
 }
 
 function ago(sec: number, now: number): string {
@@ -177,7 +202,7 @@ export function formatShow(networks: readonly NetworkView[], now = Date.now() / 
   if (networks.length === 0) return 'no wgmpls networks\n';
   const lines: string[] = [];
   for (const n of networks) {
-    lines.push(`network ${n.name ?? '(unknown to docker)'} (${short(n.id)})`);
+    lines.push(`network ${n.name ?? '(unknown to docker)'} (${short(n.id)})${n.scope === 'swarm' ? ', swarm scope' : ''}`);
     lines.push(`  mtu ${n.mtu}, underlay ${n.underlay}, mpls-peers ${n.mplsPeers}, subnets ${n.subnets.join(' ') || '-'}`);
     if (n.endpoints.length === 0) lines.push('  no endpoints');
     for (const e of n.endpoints) {
@@ -197,7 +222,7 @@ export function formatShow(networks: readonly NetworkView[], now = Date.now() / 
         lines.push(`    label-auth-mismatch: ${e.drops['label-auth-mismatch']} MPLS packets authenticated only under the other wgmpls-label-auth setting (a peer configured differently, or relabelled on the way); dropped`);
       }
       for (const p of e.peers) {
-        const who = p.endpointId ? `endpoint ${short(p.endpointId)}${p.container ? `, ${p.container}` : ''}` : 'not a wgmpls endpoint';
+        const who = p.endpointId ? `endpoint ${short(p.endpointId)}${p.node ? ` on node ${p.node}` : ''}${p.container ? `, ${p.container}` : ''}` : 'not a wgmpls endpoint';
         lines.push('', `    peer: ${p.publicKey} (${who})`);
         lines.push(`      endpoint: ${p.endpoint ?? '(none)'}`);
         lines.push(`      allowed ips: ${p.allowedIps.join(', ') || '(none)'}`);
@@ -205,6 +230,12 @@ export function formatShow(networks: readonly NetworkView[], now = Date.now() / 
         lines.push(`      latest handshake: ${ago(p.latestHandshake, now)}`);
         lines.push(`      transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`);
       }
+    }
+    for (const r of n.remote) {
+      lines.push('', `  remote endpoint ${short(r.id)} on node ${r.node}`);
+      lines.push(`    addresses: ${r.addresses.join(' ') || '-'}`);
+      lines.push(`    public key: ${r.publicKey}`);
+      lines.push(`    port: ${r.port}`);
     }
     for (const r of n.retained) {
       lines.push('', `  kept for stopped container ${r.container ?? '-'} (${short(r.containerId)}): public key ${r.publicKey}, port ${r.port}`);

@@ -4,8 +4,10 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
-/** Docker's network and endpoint ids: 64 lowercase hex digits (the TUN name takes 12 of them). */
+/** Docker's endpoint ids: 64 lowercase hex digits (the TUN name takes 12 of them). */
 const Id = z.string().regex(/^[0-9a-f]{12,64}$/, 'expected a Docker id (hex)');
+/** Network ids: the same, or a swarm network's (25 characters of base 36, e.g. u73tdgtz9va7mumg27k0y0qgv). */
+const NetId = z.string().regex(/^[0-9a-z]{12,64}$/, 'expected a Docker network id');
 
 function isCidr(s: string, family: 4 | 6): boolean {
   const slash = s.lastIndexOf('/');
@@ -29,7 +31,7 @@ const IpamData = z.object({
 const GenericOptions = z.record(z.union([z.string(), z.number(), z.boolean()]).transform(String));
 
 export const CreateNetworkRequest = z.object({
-  NetworkID: Id,
+  NetworkID: NetId,
   Options: z
     .object({ 'com.docker.network.generic': GenericOptions.nullish() })
     .passthrough()
@@ -39,15 +41,15 @@ export const CreateNetworkRequest = z.object({
 });
 export type CreateNetworkRequest = z.infer<typeof CreateNetworkRequest>;
 
-export const NetworkRequest = z.object({ NetworkID: Id });
+export const NetworkRequest = z.object({ NetworkID: NetId });
 
-export const EndpointRequest = z.object({ NetworkID: Id, EndpointID: Id });
+export const EndpointRequest = z.object({ NetworkID: NetId, EndpointID: Id });
 
 /** ProgramExternalConnectivity: the sandbox's labels, the port bindings among them. */
 export const ExternalConnectivityRequest = EndpointRequest.extend({ Options: z.record(z.unknown()).nullish() });
 
 export const CreateEndpointRequest = z.object({
-  NetworkID: Id,
+  NetworkID: NetId,
   EndpointID: Id,
   Interface: z
     .object({
@@ -61,15 +63,30 @@ export const CreateEndpointRequest = z.object({
 export type CreateEndpointRequest = z.infer<typeof CreateEndpointRequest>;
 
 export const JoinRequest = z.object({
-  NetworkID: Id,
+  NetworkID: NetId,
   EndpointID: Id,
   SandboxKey: z.string().startsWith('/', 'expected the path of a network namespace'),
   Options: z.record(z.unknown()).nullish(),
 });
 export type JoinRequest = z.infer<typeof JoinRequest>;
 
-/** DiscoverNew / DiscoverDelete: node discovery, meaningless for a local-scope driver. */
+/** DiscoverNew / DiscoverDelete: node discovery (type 1, libnetwork's NodeDiscovery), used in swarm scope. */
 export const DiscoveryRequest = z.object({ DiscoveryType: z.number().int(), DiscoveryData: z.unknown() }).partial();
+
+/** DiscoveryData of a NodeDiscovery: a swarm node's address, and whether it is this node. */
+export const NodeDiscoveryData = z.object({
+  Address: z.string().refine((a) => isIP(a) !== 0, 'expected an IP address'),
+  BindAddress: z.string().optional(),
+  Self: z.boolean().optional(),
+});
+
+/** AllocateNetwork (swarm managers): the network's driver options, to be returned completed. */
+export const AllocateNetworkRequest = z.object({
+  NetworkID: NetId,
+  Options: z.record(z.union([z.string(), z.number(), z.boolean()]).transform(String)).nullish(),
+  IPv4Data: z.array(z.unknown()).nullish(),
+  IPv6Data: z.array(z.unknown()).nullish(),
+});
 
 /** The first problem, as "Field.Sub: message", for the {"Err": ...} Docker shows the user. */
 export function describeZodError(method: string, err: z.ZodError): string {

@@ -4,6 +4,7 @@
 // chose; here it gets the IPAM addresses and is brought up, as Docker did. By rtnetlink from this
 // process (the addon's socket, opened inside the sandbox), so putting a worker's worth of
 // endpoints back spawns no `ip` or `nsenter` at all.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { netlinkAddon } from '../../datapath/netlink/native';
 import { addAddress, setLink } from '../../datapath/netlink/links';
@@ -22,12 +23,36 @@ export function setUpInSandbox(r: Replumb): void {
   if (r.addresses.some((a) => a.includes(':'))) {
     // Docker turns IPv6 off for the whole sandbox (all/default) and on again per interface of an
     // IPv6 network; a new interface inherits "off". /proc/sys/net is that of the opener's netns.
-    netlinkAddon().procSys(`ipv6/conf/${r.containerIfname}/disable_ipv6`, '0', r.sandboxKey);
+    enableIpv6(r.containerIfname, r.sandboxKey);
   }
   // Docker adds IPv6 addresses without duplicate address detection; so must we, or the address
   // stays tentative (unusable) for a second or two.
   for (const a of r.addresses) addAddress(r.containerIfname, a, r.sandboxKey, a.includes(':'));
   setLink(r.containerIfname, { up: true }, r.sandboxKey);
+}
+
+/**
+ * disable_ipv6=0 on the interface, written from inside the sandbox. In a managed plugin /proc/sys
+ * is mounted read-only (no way around it without --privileged, which these kernels refuse); then
+ * the same file is written through dockerd's root, whose /proc is writable: what a /proc/sys/net
+ * file shows depends on the netns of the process that opens it, not on the mount, so `nsenter
+ * --net` into the sandbox first reaches the container's setting all the same.
+ */
+function enableIpv6(ifname: string, sandbox: string): void {
+  const rel = `ipv6/conf/${ifname}/disable_ipv6`;
+  try {
+    netlinkAddon().procSys(rel, '0', sandbox);
+    return;
+  } catch (err) {
+    if (!/Read-only file system|EROFS/.test((err as Error).message)) throw err;
+  }
+  for (const pid of trustedDockerdPids()) {
+    const file = `/proc/${pid}/root/proc/sys/net/${rel}`;
+    const r = spawnSync('nsenter', [`--net=${sandbox}`, 'sh', '-c', 'echo 0 > "$1"', 'sh', file], { encoding: 'utf8', timeout: 5000 });
+    if (r.status === 0) return;
+    if (pid === trustedDockerdPids().at(-1)) throw new Error(`cannot enable IPv6 on ${ifname}: /proc/sys is read-only and ${file} refused (${(r.stderr || r.error?.message || '').trim()})`);
+  }
+  throw new Error(`cannot enable IPv6 on ${ifname}: /proc/sys is read-only and no dockerd was found to write through`);
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   openSync,
   readFileSync,
   readdirSync,
+  readlinkSync,
   unlinkSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -85,8 +86,24 @@ export function runsWorker(ref: DatapathRef, control: string): boolean {
  * Every worker process whose control socket lies in `dir` (the one of this plugin's state), by
  * its command line: also those no state names (a plugin killed while it was starting one).
  */
+/** The network and mount namespaces of a process ("net:[4026...] mnt:[4026...]"), null if unreadable. */
+function namespacesOf(pid: number | 'self'): string | null {
+  try {
+    return `${readlinkSync(`/proc/${pid}/ns/net`)} ${readlinkSync(`/proc/${pid}/ns/mnt`)}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The worker processes whose control socket is in `dir`, among those in this process's network
+ * and mount namespaces: several plugins with the same state path inside (managed plugins of
+ * several dockerds on one machine, each in a namespace of its own, as test/swarm runs them) see
+ * each other's processes with pid host, and must leave each other's workers alone.
+ */
 export function workersIn(dir: string): { ref: DatapathRef; control: string }[] {
   const out: { ref: DatapathRef; control: string }[] = [];
+  const ours = namespacesOf('self');
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
@@ -97,6 +114,7 @@ export function workersIn(dir: string): { ref: DatapathRef; control: string }[] 
     const argv = argvOf(Number(p));
     const i = argv.indexOf('--control');
     if (i < 0 || !argv.includes('worker') || dirname(argv[i + 1] ?? '') !== dir) continue;
+    if (ours !== null && namespacesOf(Number(p)) !== ours) continue;
     const startTime = startTimeOf(Number(p));
     if (startTime !== null) out.push({ ref: { pid: Number(p), startTime }, control: argv[i + 1] });
   }

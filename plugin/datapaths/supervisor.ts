@@ -304,7 +304,7 @@ export class Supervisor {
   async kickHandshakes(ep: EndpointState): Promise<void> {
     const network = this.store.network(ep.networkId);
     if (!network) return;
-    const peers = desiredPeers(ep, network, this.store.endpointsOf(ep.networkId));
+    const peers = desiredPeers(ep, network, this.store.endpointsOf(ep.networkId), this.store.remotesOf(ep.networkId));
     if (peers.length === 0) return;
     const client = this.client(ep);
     await client.set({ peers: peers.map((p) => ({ ...p, persistentKeepalive: 1 })) });
@@ -391,7 +391,7 @@ export class Supervisor {
   private async configure(ep: EndpointState, h: WorkerHandle, restart: boolean): Promise<void> {
     const network = this.network(ep);
     const client = this.client(ep);
-    const peers = desiredPeers(ep, network, this.store.endpointsOf(ep.networkId));
+    const peers = desiredPeers(ep, network, this.store.endpointsOf(ep.networkId), this.store.remotesOf(ep.networkId));
     try {
       await client.set({ privateKey: ep.privateKey, listenPort: ep.port, peers });
     } catch (err) {
@@ -407,7 +407,7 @@ export class Supervisor {
     const network = this.store.network(ep.networkId);
     if (!network) return;
     const client = this.client(ep);
-    const want = desiredPeers(ep, network, members);
+    const want = desiredPeers(ep, network, members, this.store.remotesOf(ep.networkId));
     const have = await client.get();
     const keep = new Set(want.map((p) => p.publicKey));
     const remove = have.peers.map((p) => p.publicKey).filter((k) => !keep.has(k));

@@ -3,6 +3,7 @@ import type { Log } from '../../datapath/log';
 import type { Supervisor } from '../datapaths/supervisor';
 import type { StateStore } from '../state/store';
 import type { DockerEvents } from '../docker/events';
+import type { SwarmExchange } from '../swarm/exchange';
 
 export interface DriverContext {
   store: StateStore;
@@ -10,4 +11,6 @@ export interface DriverContext {
   log: Log;
   /** Docker's event stream (container start/die/destroy, network connect/disconnect). */
   events?: DockerEvents;
+  /** Swarm scope only: the endpoint exchange with the other nodes (and this node's address). */
+  swarm?: SwarmExchange;
 }

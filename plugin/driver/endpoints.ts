@@ -16,6 +16,7 @@ import type { DriverContext } from './context';
 import { retireEndpoint } from './identity';
 import { DEFAULT_PORT_BASE, allocatePort } from './ports';
 import { refusePublishedPorts } from './published';
+import { ipv6For } from '../swarm/ipv6';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -25,8 +26,11 @@ export function tunName(endpointId: string): string {
 }
 
 export interface CreateEndpointResponse {
-  /** Empty on purpose: Docker's IPAM address stands, and a TUN has no MAC to report. */
-  Interface: Record<string, never>;
+  /**
+   * Empty on purpose: Docker's IPAM address stands, and a TUN has no MAC to report; except the
+   * IPv6 address of a swarm network with wgmpls.ipv6, which the driver makes (swarm/ipv6.ts).
+   */
+  Interface: { AddressIPv6?: string };
 }
 
 export async function createEndpoint(ctx: DriverContext, req: CreateEndpointRequest): Promise<CreateEndpointResponse> {
@@ -76,11 +80,13 @@ export async function createEndpoint(ctx: DriverContext, req: CreateEndpointRequ
   };
   if (req.Interface?.Address) ep.address = req.Interface.Address;
   if (req.Interface?.AddressIPv6) ep.addressIPv6 = req.Interface.AddressIPv6;
+  const made = network.ipv6Prefix && !ep.addressIPv6 && ep.address ? ipv6For(network.ipv6Prefix, ep.address) : undefined;
+  if (made) ep.addressIPv6 = made;
   if (typeof routesOpt === 'string') ep.routes = routesOpt;
   // The datapath starts at Join; the network's other endpoints learn of this one then.
   ctx.store.putEndpoint(ep);
   ctx.log.info({ network: short(network.id), endpoint: short(ep.id), ifname, port, address: ep.address, addressIPv6: ep.addressIPv6, peers: members.length }, 'endpoint created');
-  return { Interface: {} };
+  return { Interface: made ? { AddressIPv6: made } : {} };
 }
 
 export async function deleteEndpoint(ctx: DriverContext, endpointId: string): Promise<Record<string, never>> {

@@ -9,7 +9,7 @@
 // - more than two: each peer gets its container's addresses (/32, /128); MPLS next hops are
 //   then chosen by a route's `via` address, and with `--mpls-peers any` any peer may send MPLS.
 import type { PeerSpec } from '../datapaths/uapiClient';
-import type { EndpointState, NetworkState } from '../state/types';
+import type { EndpointState, NetworkState, RemoteEndpoint } from '../state/types';
 
 export function hostPrefix(cidr: string): string {
   const addr = cidr.split('/')[0];
@@ -20,13 +20,26 @@ export function udpEndpoint(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-/** The peers `self`'s datapath should have, given all endpoints of its network. */
-export function desiredPeers(self: EndpointState, network: NetworkState, members: readonly EndpointState[]): PeerSpec[] {
-  const others = members.filter((e) => e.id !== self.id && e.networkId === self.networkId);
+/** An endpoint of the network on another swarm node: reached at that node's address. */
+export interface RemoteMember {
+  node: string;
+  endpoint: RemoteEndpoint;
+}
+
+/**
+ * The peers `self`'s datapath should have, given all endpoints of its network on this host
+ * (`members`) and, for a swarm network, on the other nodes (`remotes`). A remote endpoint whose
+ * key is also a local one's (a node announcing stale data) is left out: the local one wins.
+ */
+export function desiredPeers(self: EndpointState, network: NetworkState, members: readonly EndpointState[], remotes: readonly RemoteMember[] = []): PeerSpec[] {
+  const local = members.filter((e) => e.id !== self.id && e.networkId === self.networkId).map((o) => ({ o, at: network.underlay }));
+  const keys = new Set([self.publicKey, ...local.map((l) => l.o.publicKey)]);
+  const remote = remotes.filter((r) => !keys.has(r.endpoint.publicKey)).map((r) => ({ o: r.endpoint, at: r.node }));
+  const others = [...local, ...remote];
   const pointToPoint = others.length === 1;
-  return others.map((o) => ({
+  return others.map(({ o, at }) => ({
     publicKey: o.publicKey,
-    endpoint: udpEndpoint(network.underlay, o.port),
+    endpoint: udpEndpoint(at, o.port),
     // Both ends are wgmpls datapaths: the label header is authenticated unless the network says not.
     labelAuth: network.labelAuth,
     allowedIps: pointToPoint ? ['0.0.0.0/0', '::/0'] : [o.address, o.addressIPv6].filter((a): a is string => a !== undefined).map(hostPrefix),

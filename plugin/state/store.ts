@@ -21,9 +21,11 @@ import { join } from 'node:path';
 import {
   EndpointState,
   NetworkState,
+  RemoteEndpoint,
   RetainedIdentity,
   State,
   StateSchema,
+  SwarmState,
   WorkerRef,
   emptyState,
   retainedKey,
@@ -36,6 +38,8 @@ export class StateError extends Error {}
 
 export class StateStore {
   private state: State;
+  /** Called after every change is written (the swarm exchange watches for endpoint changes). */
+  onCommit: (() => void) | null = null;
 
   private constructor(
     readonly dir: string,
@@ -102,10 +106,17 @@ export class StateStore {
     });
   }
 
-  /** Also forgets the identities kept for the network's containers: they die with it. */
-  deleteNetwork(id: string): void {
+  /**
+   * Also forgets the identities kept for the network's containers: they die with it. Unless
+   * `keep` (a swarm network leaving this node only: dockerd removes it from a node when its last
+   * container there stops, e.g. with dockerd itself, and creates it again when one comes back),
+   * when they stay - with the other nodes' endpoints - for the network's return.
+   */
+  deleteNetwork(id: string, keep = false): void {
     this.commit((s) => {
       delete s.networks[id];
+      if (keep) return;
+      if (s.swarm) for (const [key, r] of Object.entries(s.swarm.remotes)) if (r.networkId === id) delete s.swarm.remotes[key];
       const retained = s.retained ?? {};
       for (const [key, r] of Object.entries(retained)) if (r.networkId === id) delete retained[key];
     });
@@ -189,6 +200,27 @@ export class StateStore {
     });
   }
 
+  /** The swarm part of the state (an empty one when there is none yet). */
+  swarm(): SwarmState {
+    return this.state.swarm ?? { nodes: [], left: [], seq: 0, remotes: {}, seen: {} };
+  }
+
+  /** Other nodes' endpoints on a network, in a stable order (node, then endpoint id). */
+  remotesOf(networkId: string): { node: string; endpoint: RemoteEndpoint }[] {
+    return Object.values(this.swarm().remotes)
+      .filter((r) => r.networkId === networkId)
+      .sort((a, b) => a.node.localeCompare(b.node))
+      .flatMap((r) => [...r.endpoints].sort((a, b) => a.id.localeCompare(b.id)).map((endpoint) => ({ node: r.node, endpoint })));
+  }
+
+  /** Changes the swarm part (on a copy, written atomically like everything else). */
+  patchSwarm(change: (s: SwarmState) => void): void {
+    this.commit((s) => {
+      s.swarm ??= { nodes: [], left: [], seq: 0, remotes: {}, seen: {} };
+      change(s.swarm);
+    });
+  }
+
   /** Makes the change on a copy, writes the copy, and only then takes it as the state. */
   private commit(change: (s: State) => void): void {
     const next = structuredClone(this.state);
@@ -204,6 +236,7 @@ export class StateStore {
       throw new StateError(`wgmpls cannot save its state in ${this.dir} (${why}); nothing was changed, the state on disk is the last good one`);
     }
     this.state = next;
+    this.onCommit?.();
   }
 
   private write(state: State): void {

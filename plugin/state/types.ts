@@ -32,6 +32,14 @@ export const NetworkStateSchema = z.object({
   ipv4: z.array(IpamDataSchema),
   ipv6: z.array(IpamDataSchema),
   createdAt: z.string(),
+  /**
+   * Swarm-scope networks only: the per-network secret AllocateNetwork made on a manager (it comes
+   * with every node's CreateNetwork); the endpoint exchange between nodes is authenticated with a
+   * key derived from it (plugin/swarm/messages.ts). Absent for a local network.
+   */
+  secret: hexKey.optional(),
+  /** Swarm-scope networks: the IPv6 prefix its endpoints' addresses are made from (swarm/ipv6.ts). */
+  ipv6Prefix: z.string().optional(),
 });
 export type NetworkState = z.infer<typeof NetworkStateSchema>;
 
@@ -117,6 +125,56 @@ export function retainedKey(networkId: string, containerId: string): string {
   return `${networkId}/${containerId}`;
 }
 
+/** An endpoint on another node of the swarm, as that node's plugin announced it. */
+export const RemoteEndpointSchema = z.object({
+  id: z.string(),
+  publicKey: hexKey,
+  port: z.number().int().min(1).max(65535),
+  address: z.string().optional(),
+  addressIPv6: z.string().optional(),
+});
+export type RemoteEndpoint = z.infer<typeof RemoteEndpointSchema>;
+
+/**
+ * What one node said about one network: the whole list of its endpoints there (each announcement
+ * replaces the previous one). Kept across restarts: after one, dockerd tells a plugin only about
+ * its own node, and the others may not announce again until something changes.
+ */
+export const RemoteSetSchema = z.object({
+  networkId: z.string(),
+  /** The node's swarm address: where its plugin listens and its datapaths' underlay. */
+  node: z.string(),
+  /** The announcement's sequence number: older or replayed ones are refused. */
+  seq: z.number().int().nonnegative(),
+  endpoints: z.array(RemoteEndpointSchema),
+  receivedAt: z.string(),
+});
+export type RemoteSet = z.infer<typeof RemoteSetSchema>;
+
+export function remoteKey(networkId: string, node: string): string {
+  return `${networkId}/${node}`;
+}
+
+/** What this plugin knows of the swarm's nodes (swarm scope only). */
+export const SwarmStateSchema = z.object({
+  /** This node's swarm address (DiscoverNew with Self), the underlay of its swarm networks. */
+  self: z.string().optional(),
+  /** Other nodes, by address, from DiscoverNew and from authenticated announcements. */
+  nodes: z.array(z.string()).default([]),
+  /** The last sequence number this node used (announcements carry increasing ones). */
+  seq: z.number().int().nonnegative().default(0),
+  /** Announcements received, by remoteKey(). */
+  remotes: z.record(RemoteSetSchema).default({}),
+  /**
+   * Nodes dockerd reported gone (DiscoverDelete: they left the swarm): their announcements are
+   * refused, and nobody's mention of them counts, until dockerd reports them back.
+   */
+  left: z.array(z.string()).default([]),
+  /** Highest sequence number seen per node and network, kept after the node left (no replays). */
+  seen: z.record(z.number().int().nonnegative()).default({}),
+});
+export type SwarmState = z.infer<typeof SwarmStateSchema>;
+
 export const STATE_VERSION = 1;
 
 export const StateSchema = z.object({
@@ -127,6 +185,8 @@ export const StateSchema = z.object({
   retained: z.record(RetainedIdentitySchema).optional(),
   /** The running worker processes by slot number; absent when there are none. */
   workers: z.record(z.string().regex(/^\d+$/), WorkerRefSchema).optional(),
+  /** Swarm scope: nodes and other nodes' endpoints; absent for a local-scope plugin. */
+  swarm: SwarmStateSchema.optional(),
 });
 export type State = z.infer<typeof StateSchema>;
 

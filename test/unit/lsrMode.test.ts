@@ -69,7 +69,7 @@ describe('wgmpls show', () => {
       peers: [],
       drops: {},
     });
-    const net = (lsr: 'kernel' | 'userspace' | null) => [{ id: 'n'.repeat(64), name: 'r1-r2', mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', subnets: [], endpoints: [endpoint(lsr)], retained: [] }];
+    const net = (lsr: 'kernel' | 'userspace' | null) => [{ id: 'n'.repeat(64), name: 'r1-r2', scope: 'local' as const, mtu: 1420, underlay: '127.0.0.1', mplsPeers: 'any', subnets: [], endpoints: [endpoint(lsr)], remote: [], retained: [] }];
     expect(formatShow(net('kernel'))).toContain("\n    label switching: the container's kernel (routes installed by netlink)\n    routes:\n");
     expect(formatShow(net('userspace'))).toContain('\n    label switching: userspace (the datapaths)\n');
     expect(formatShow(net(null))).not.toContain('label switching');
