@@ -4,9 +4,8 @@
 // compiles here is what the first live packet runs, instead of the interpreter.
 import { Device } from './device/device';
 import type { Timing } from './device/constants';
-import type { UdpConn } from './conn/udp';
+import { UdpConn } from './conn/udp';
 import { LsrEndpoint } from './lsr/endpoint';
-import { UdpConn as UdpConnClass } from './conn/udp';
 import type { Log } from './log';
 import { ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC } from './net/ethertypes';
 import type { TunDevice } from './tun/tunDevice';
@@ -89,7 +88,7 @@ export function feedFromTun(tun: TunDevice, dev: Device, onError: (code: string)
 
 /** The underlay socket of a device, bound to `listenAddress` (all addresses when undefined). */
 export function openUdp(listenAddress: string | undefined, log: Log): UdpConn {
-  return new UdpConnClass(listenAddress, (code) => log.warn({ code }, 'UDP read error'));
+  return new UdpConn(listenAddress, (code) => log.warn({ code }, 'UDP read error'));
 }
 
 /**

@@ -3,7 +3,7 @@
 //
 // Why: writing each received MPLS frame up the TUN, only for the kernel to discard it (no MPLS
 // routing there) or for nobody to look, was one write(2) per frame: on a transit router, 96% of
-// its system calls and a third of its CPU. Packet sockets are listed in /proc/net/packet of the
+// its system calls. Packet sockets are listed in /proc/net/packet of the
 // namespace with their protocol and interface; the file is opened once inside the TUN's
 // namespace and re-read from offset 0 twice a second, so a capture started on the interface sees
 // labelled frames from at most half a second later.

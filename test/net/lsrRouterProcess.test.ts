@@ -5,7 +5,8 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanupAll, sleep, uapiStats as stats, waitFor } from './harness';
+import { CLI, Netns, cleanupAll, sleep, uapiStats as stats, uniq, waitFor } from './harness';
+import { existsSync } from 'node:fs';
 import { describeWhere, needProgram, firstReason, needRoot } from '../canRun';
 import { Topology, line } from './lsrTopology';
 
@@ -101,5 +102,39 @@ d('a router in one process; labelled frames up its TUN only for a capture', () =
     const after = await rxPackets(t, 2, x.ifname);
     await ping(10);
     expect(await rxPackets(t, 2, x.ifname)).toBe(after);
+  });
+});
+
+d('wgmpls datapath with several names: bad names refused, all start or none', () => {
+  let ns: Netns;
+  beforeAll(async () => {
+    ns = await Netns.create('dpn');
+  });
+  afterAll(async () => {
+    if (ns) await ns.destroy();
+    await cleanupAll();
+  });
+
+  const links = async (): Promise<string[]> => (JSON.parse(await ns.ip('-j', 'link', 'show')) as { ifname: string }[]).map((l) => l.ifname);
+
+  test('a name given twice or an invalid one: a clear error, exit 1, nothing created', async () => {
+    const name = `wdp${uniq()}`;
+    const twice = await ns.exec('node', [CLI, 'datapath', name, name], { timeoutMs: 20_000 });
+    expect({ code: twice.code, err: twice.stderr.trim() }).toEqual({ code: 1, err: `error: interface name "${name}" is given twice` });
+    const bad = await ns.exec('node', [CLI, 'datapath', name, 'a/b'], { timeoutMs: 20_000 });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('interface name "a/b" is invalid');
+    expect(await links()).toEqual(['lo']);
+    expect(existsSync(`/var/run/wireguard/${name}.sock`)).toBe(false);
+  });
+
+  test('when a later interface cannot be created, the earlier ones are removed again', async () => {
+    const name = `wdp${uniq()}`;
+    // "lo" exists and is no TUN: the second device fails after the first was made.
+    const r = await ns.exec('node', [CLI, 'datapath', name, 'lo'], { timeoutMs: 60_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^wgmpls datapath .*: lo: /m);
+    expect(await links()).toEqual(['lo']);
+    expect(existsSync(`/var/run/wireguard/${name}.sock`)).toBe(false);
   });
 });
