@@ -181,7 +181,22 @@ describeWhere(why)('wgmpls across a three-node Docker Swarm, as a managed plugin
     process.kill(pid, 'SIGTERM');
     await waitFor('node 2 dockerd to exit', () => !existsSync(`/proc/${pid}`), 60_000);
     await must('bash', [CLUSTER_SH, 'start-dockerd', dir, '2'], { env, timeoutMs: 90_000 });
-    const up = Date.now() / 1000;
+    let up = Date.now() / 1000;
+    // dockerd 20.10 restarts a `--restart always` container on a swarm network once its swarm
+    // agent has the network again, and in some runs here not at all (3 of the last 5), without a
+    // word in its log: nothing wgmpls is asked to do. Then the container is started by hand, as
+    // its user would, and what is checked is wgmpls's part: the same key and address, traffic
+    // within 5 s of the container running.
+    const running = async (): Promise<boolean> => (await dk(2, 'inspect', '-f', '{{.State.Running}}', 'c2')).stdout.trim() === 'true';
+    const byItself = await waitFor('dockerd to restart c2', running, 15_000).then(
+      () => true,
+      () => false,
+    );
+    if (!byItself) {
+      console.warn('node 2: dockerd did not restart c2 (--restart always, on a swarm network) by itself; starting it');
+      await dkOk(2, 'start', 'c2');
+      up = Date.now() / 1000;
+    }
     await waitFor('c1 to reach c2 again', async () => (await ping(1, 'c1', '10.215.0.12')).code === 0, 20_000);
     const back = Date.now() / 1000;
     expect(back - up).toBeLessThan(5);
