@@ -89,12 +89,18 @@ static void key_free_contexts(aead_key *k) {
   }
 }
 
+/* ChaCha20's state words are little-endian. */
+static unsigned int le32(const uint8_t *b) {
+  return (unsigned int)b[0] | (unsigned int)b[1] << 8 | (unsigned int)b[2] << 16 | (unsigned int)b[3] << 24;
+}
+
+static void key_words(unsigned int words[8], const uint8_t raw[KEY_LEN]) {
+  for (int i = 0; i < 8; i++) words[i] = le32(raw + 4 * i);
+}
+
 static void prim_nonce_counter(unsigned int ctr[4], const uint8_t nonce[12], unsigned int block) {
   ctr[0] = block;
-  for (int i = 0; i < 3; i++) {
-    ctr[1 + i] = (unsigned int)nonce[4 * i] | (unsigned int)nonce[4 * i + 1] << 8 | (unsigned int)nonce[4 * i + 2] << 16 |
-                 (unsigned int)nonce[4 * i + 3] << 24;
-  }
+  for (int i = 0; i < 3; i++) ctr[1 + i] = le32(nonce + 4 * i);
 }
 
 /* Poly1305 over ad | pad16 | ct | pad16 | le64(adlen) | le64(ctlen), keyed by block 0. */
@@ -190,10 +196,7 @@ static napi_value js_aead_key(napi_env env, napi_callback_info info) {
     return NULL;
   }
   k->magic = AEAD_KEY_MAGIC;
-  for (int i = 0; i < 8; i++) {
-    const uint8_t *b = (const uint8_t *)raw + 4 * i;
-    k->words[i] = (unsigned int)b[0] | (unsigned int)b[1] << 8 | (unsigned int)b[2] << 16 | (unsigned int)b[3] << 24;
-  }
+  key_words(k->words, raw);
   if (prim.available) {
     k->poly = calloc(1, prim.ctx_size);
     if (k->poly == NULL) {
@@ -521,7 +524,7 @@ static int prim_self_test(void) {
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   uint8_t *a = malloc(2048), *b = malloc(2048);
   if (k.poly == NULL || ctx == NULL || a == NULL || b == NULL || EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, raw, NULL) != 1) goto out;
-  for (int i = 0; i < 8; i++) k.words[i] = (unsigned int)raw[4 * i] | (unsigned int)raw[4 * i + 1] << 8 | (unsigned int)raw[4 * i + 2] << 16 | (unsigned int)raw[4 * i + 3] << 24;
+  key_words(k.words, raw);
   static const size_t lens[] = {0, 1, 15, 16, 63, 64, 65, 127, 1420, 1440};
   for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
     for (int with_ad = 0; with_ad < 2; with_ad++) {
