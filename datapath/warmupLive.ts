@@ -43,6 +43,7 @@ export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
   const log = opts.log ?? silentLog;
   const sides: { dev: Device; tun: TunDevice; udp: UdpConn; farFd: number; far: TunReadHandle | null }[] = [];
   let received = 0;
+  await closeOnceBeforehand(opts.listenAddress, log);
   try {
     for (let i = 0; i < 2; i++) {
       const { tun, farFd } = TunDevice.standIn(`warm${i}`);
@@ -91,4 +92,24 @@ export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
     }
   }
   return received;
+}
+
+/**
+ * A stand-in TUN and a bound UDP socket, opened and closed before the rounds. Closing writes
+ * fields (the TUN's closed flag, the socket's descriptors) that until the first close of their
+ * kind have only ever held one value; V8 compiles the send path assuming they keep it, and the
+ * warm-up's own close after the rounds would then throw that code away ("code dependencies")
+ * just before the live device needs it. Closed once first, they are ordinary fields by the time
+ * the rounds compile.
+ */
+async function closeOnceBeforehand(listenAddress: string | undefined, log: Log): Promise<void> {
+  const { tun, farFd } = TunDevice.standIn('warm-close');
+  tun.close();
+  loadTunAddon().close(farFd);
+  const udp = openUdp(listenAddress, log);
+  try {
+    await udp.bind(0);
+  } finally {
+    udp.close();
+  }
 }

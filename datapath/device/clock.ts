@@ -12,13 +12,30 @@ const origin = Date.now() - performance.now();
 
 export const systemClock: Clock = {
   now: () => origin + performance.now(),
-  schedule: (fn, delayMs) => setTimeout(fn, Math.max(0, delayMs)),
+  // Unreferenced: a device's timers never keep a process alive on their own (its sockets and
+  // TUN do), and a deleted Timer's clock timer may still be pending (see Timer).
+  schedule: (fn, delayMs) => setTimeout(fn, Math.max(0, delayMs)).unref(),
   cancel: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-/** A restartable one-shot timer, like wireguard-go's Timer with Mod/Del/IsPending. */
+/**
+ * A restartable one-shot timer, like wireguard-go's Timer with Mod/Del/IsPending.
+ *
+ * Lazy, because mod and del run for every packet (each one pushes the keepalive and
+ * new-handshake deadlines back or cancels them): they only move `due`. The clock's timer stays
+ * armed for the deadline it was set for; if that deadline has since moved later it is armed
+ * again for the rest when it goes off, and if the timer was deleted it does nothing. Only a
+ * deadline moved earlier than the armed one re-arms at once. A setTimeout/clearTimeout pair
+ * per packet cost more than the rest of a small packet's JavaScript, and node's bookkeeping for
+ * it (one timer list per distinct delay, and the jittered delays are all distinct) kept
+ * throwing away the compiled send path each time a list came or went.
+ */
 export class Timer {
+  private isPending = false;
+  private due = 0;
   private handle: unknown = null;
+  private armedFor = 0;
+  private readonly onClock = (): void => this.clockFired();
 
   constructor(
     private readonly clock: Clock,
@@ -26,19 +43,46 @@ export class Timer {
   ) {}
 
   get pending(): boolean {
-    return this.handle !== null;
+    return this.isPending;
   }
 
   mod(delayMs: number): void {
-    if (this.handle !== null) this.clock.cancel(this.handle);
-    this.handle = this.clock.schedule(() => {
-      this.handle = null;
-      this.fn();
-    }, delayMs);
+    const now = this.clock.now();
+    const due = now + Math.max(0, delayMs);
+    this.due = due;
+    this.isPending = true;
+    if (this.handle !== null) {
+      if (this.armedFor <= due) return;
+      this.clock.cancel(this.handle);
+    }
+    this.arm(now, due);
   }
 
   del(): void {
+    this.isPending = false;
+  }
+
+  /** Deleted, and the clock's timer cancelled too: for a peer going away, which nothing must keep. */
+  stop(): void {
+    this.isPending = false;
     if (this.handle !== null) this.clock.cancel(this.handle);
     this.handle = null;
+  }
+
+  private arm(now: number, due: number): void {
+    this.armedFor = due;
+    this.handle = this.clock.schedule(this.onClock, due - now);
+  }
+
+  private clockFired(): void {
+    this.handle = null;
+    if (!this.isPending) return;
+    const now = this.clock.now();
+    if (now < this.due) {
+      this.arm(now, this.due);
+      return;
+    }
+    this.isPending = false;
+    this.fn();
   }
 }

@@ -168,12 +168,12 @@ export class Peer {
   }
 
   stopTimers(): void {
-    this.retransmitHandshake.del();
-    this.sendKeepaliveTimer.del();
-    this.newHandshake.del();
-    this.zeroKeyMaterialTimer.del();
-    this.persistentKeepalive.del();
-    this.keypairExpiry.del();
+    this.retransmitHandshake.stop();
+    this.sendKeepaliveTimer.stop();
+    this.newHandshake.stop();
+    this.zeroKeyMaterialTimer.stop();
+    this.persistentKeepalive.stop();
+    this.keypairExpiry.stop();
   }
 
   allKeypairs(): Keypair[] {
