@@ -12,6 +12,10 @@ import { loadTunAddon, type TunReadHandle } from './tun/native';
 import { TunDevice, piProto, PI_LEN } from './tun/tunDevice';
 import { feedFromTun, openUdp, wireEndpoint } from './wiring';
 import { defaultTiming } from './device/constants';
+import type { LsrEndpoint } from './lsr/endpoint';
+import { LSR_ROOT } from './lsr/store';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface LiveWarmUpOptions {
   mtu: number;
@@ -21,7 +25,7 @@ export interface LiveWarmUpOptions {
   /**
    * The live datapath's log. Its object is stored in the devices: a different kind of object
    * here would give them a different shape and throw the compiled code away at go-live. The
-   * devices log only at debug level, and these never attach to a namespace (no info lines).
+   * devices log only at debug level; the first pair's join logs one info line.
    */
   log?: Log;
   rounds?: number;
@@ -35,27 +39,41 @@ export interface LiveWarmUpOptions {
 
 /** Returns how many packets came out of the far stand-in (all of them, when it worked). */
 export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
-  const rounds = opts.rounds ?? 4000;
-  const budgetMs = opts.budgetMs ?? 2000;
   const started = performance.now();
+  // A whole lifetime first, briefly: started, joined to a label-switching router, a few packets,
+  // closed. Joining and closing write fields (the router's interface name and table, the TUN's
+  // closed flag, the socket's descriptors, a peer's sessions) that until then have only ever
+  // held one value; V8 compiles the send path assuming they keep it, and their first change
+  // throws that code away ("code dependencies"). Changed here, before the compiling rounds, they
+  // are ordinary fields: neither the rounds' own close nor the live router's join undoes the work.
+  await pairLifetime(opts, { rounds: 16, join: true, started, budgetMs: opts.budgetMs ?? 2000 });
+  return pairLifetime(opts, { rounds: opts.rounds ?? 4000, join: false, started, budgetMs: opts.budgetMs ?? 2000 });
+}
+
+/** Two wired devices talking through their stand-in TUNs for `rounds` packets, then closed. */
+async function pairLifetime(opts: LiveWarmUpOptions, run: { rounds: number; join: boolean; started: number; budgetMs: number }): Promise<number> {
   const addon = loadTunAddon();
   const target = opts.listenAddress ?? '127.0.0.1';
   const log = opts.log ?? silentLog;
-  const sides: { dev: Device; tun: TunDevice; udp: UdpConn; farFd: number; far: TunReadHandle | null }[] = [];
+  const sides: { dev: Device; endpoint: LsrEndpoint; tun: TunDevice; udp: UdpConn; farFd: number; far: TunReadHandle | null }[] = [];
+  // A router of its own, in a directory no namespace has (the live one's is its namespace cookie).
+  const nsid = `warm-up-${process.pid}`;
   let received = 0;
-  await closeOnceBeforehand(opts.listenAddress, log);
   try {
     for (let i = 0; i < 2; i++) {
       const { tun, farFd } = TunDevice.standIn(`warm${i}`);
       // Built as run.ts builds the live one (wiring.ts: the same closures, objects of the same shapes).
       const udp = openUdp(opts.listenAddress, log);
-      const { device: dev } = wireEndpoint(tun, udp, { mtu: opts.mtu, timing: defaultTiming, log, mplsPeers: opts.mplsPeers });
-      const side: (typeof sides)[number] = { dev, tun, udp, farFd, far: null };
+      const { device: dev, endpoint } = wireEndpoint(tun, udp, { mtu: opts.mtu, timing: defaultTiming, log, mplsPeers: opts.mplsPeers });
+      const side: (typeof sides)[number] = { dev, endpoint, tun, udp, farFd, far: null };
       sides.push(side);
       side.far = addon.startReading(farFd, (...[packets]) => {
         if (packets !== null) received += packets.length;
       });
       await dev.start(0);
+      // Best effort, like the whole warm-up: without a router to join (no root, no /run) the
+      // live join just costs the first packets some speed.
+      if (run.join) await endpoint.attach(tun.name, undefined, nsid).catch((err: Error) => log.debug({ err: err.message }, 'warm-up: cannot join a router'));
       feedFromTun(tun, dev, () => undefined);
     }
     const [ca, cb] = pairConfig(
@@ -68,7 +86,7 @@ export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
     await sides[0].dev.apply(ca);
     await sides[1].dev.apply(cb);
     const packets = packetSet();
-    for (let i = 0; i < rounds && performance.now() - started < budgetMs; i++) {
+    for (let i = 0; i < run.rounds && performance.now() - run.started < run.budgetMs; i++) {
       const want = received + 1;
       const { from, pkt } = roundPacket(packets, i);
       if (i % 8 === 7) {
@@ -84,32 +102,14 @@ export async function warmUpLive(opts: LiveWarmUpOptions): Promise<number> {
     }
   } finally {
     for (const s of sides) {
+      s.endpoint.stop();
       s.dev.close();
       s.udp.close();
       s.tun.close();
       if (s.far !== null) addon.stopReading(s.far);
       addon.close(s.farFd);
     }
+    if (run.join) rmSync(join(LSR_ROOT, nsid), { recursive: true, force: true });
   }
   return received;
-}
-
-/**
- * A stand-in TUN and a bound UDP socket, opened and closed before the rounds. Closing writes
- * fields (the TUN's closed flag, the socket's descriptors) that until the first close of their
- * kind have only ever held one value; V8 compiles the send path assuming they keep it, and the
- * warm-up's own close after the rounds would then throw that code away ("code dependencies")
- * just before the live device needs it. Closed once first, they are ordinary fields by the time
- * the rounds compile.
- */
-async function closeOnceBeforehand(listenAddress: string | undefined, log: Log): Promise<void> {
-  const { tun, farFd } = TunDevice.standIn('warm-close');
-  tun.close();
-  loadTunAddon().close(farFd);
-  const udp = openUdp(listenAddress, log);
-  try {
-    await udp.bind(0);
-  } finally {
-    udp.close();
-  }
 }
