@@ -91,6 +91,21 @@ int poll_reader_deliver(poll_reader *r, size_t argc, napi_value *argv) {
   return r->closing ? -1 : 0;
 }
 
+int poll_reader_keep_set(poll_reader *r, size_t slot, napi_value value) {
+  if (slot >= POLL_READER_MAX_KEEP || r->closing) return -1;
+  if (r->keep[slot] != NULL) napi_delete_reference(r->env, r->keep[slot]);
+  r->keep[slot] = NULL;
+  if (value == NULL) return 0;
+  return napi_create_reference(r->env, value, 1, &r->keep[slot]) == napi_ok ? 0 : -1;
+}
+
+napi_value poll_reader_keep_get(poll_reader *r, size_t slot) {
+  napi_value v = NULL;
+  if (slot >= POLL_READER_MAX_KEEP || r->keep[slot] == NULL) return NULL;
+  if (napi_get_reference_value(r->env, r->keep[slot], &v) != napi_ok) return NULL;
+  return v;
+}
+
 void poll_reader_deliver_error(poll_reader *r, int err) {
   napi_value argv[2];
   if (napi_get_null(r->env, &argv[0]) != napi_ok ||
@@ -192,6 +207,7 @@ napi_value poll_reader_start(napi_env env, int fd, napi_value callback, const ch
       napi_create_reference(env, callback, 1, &r->callback) != napi_ok ||
       (nkeep > 0 && napi_create_reference(env, keep[0], 1, &r->keep[0]) != napi_ok) ||
       (nkeep > 1 && napi_create_reference(env, keep[1], 1, &r->keep[1]) != napi_ok) ||
+      (nkeep > 2 && napi_create_reference(env, keep[2], 1, &r->keep[2]) != napi_ok) ||
       napi_add_async_cleanup_hook(env, reader_on_env_teardown, r, &r->cleanup_hook) != napi_ok ||
       napi_create_external(env, box, box_finalize, NULL, &external) != napi_ok) {
     free(box);

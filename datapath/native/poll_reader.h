@@ -20,9 +20,9 @@ typedef void (*poll_reader_drain)(poll_reader *r, int status);
 
 typedef struct reader_box reader_box;
 
-/* The most JS values a reader holds on to besides its callback (a batch reader's arena and
- * descriptor array). */
-#define POLL_READER_MAX_KEEP 2
+/* The most JS values a reader holds on to besides its callback: a batch reader's arena and
+ * descriptor array, and one its drain may replace (poll_reader_keep_set), a cache. */
+#define POLL_READER_MAX_KEEP 3
 
 struct poll_reader {
   uv_poll_t poll; /* first: the handle pointer is the reader pointer */
@@ -50,6 +50,11 @@ napi_value poll_reader_js_stop(napi_env env, napi_callback_info info);
 /* Calls the callback; returns 0 if the reader is still open afterwards (the handler may have
  * stopped it). */
 int poll_reader_deliver(poll_reader *r, size_t argc, napi_value *argv);
+/* Holds `value` in keep[slot] instead of what was there (NULL: nothing); 0 or -1. For a drain
+ * caching a JS value across rounds: released with the reader like the others. */
+int poll_reader_keep_set(poll_reader *r, size_t slot, napi_value value);
+/* What keep[slot] holds, or NULL. */
+napi_value poll_reader_keep_get(poll_reader *r, size_t slot);
 /* Calls the callback with (null, errnoName). */
 void poll_reader_deliver_error(poll_reader *r, int err);
 /* EBADFD / EBADF: the device is gone, no more reads can succeed. */

@@ -125,6 +125,38 @@ describe('UdpConn (native sockets)', () => {
     expect(a.send(Buffer.from('x'), { address: '127.0.0.1', port: 9 })).toBe(false);
   });
 
+  test('rounds from one source, then another, then the first again: each datagram with its own sender', async () => {
+    const { cb, pb } = await boundPair(undefined, '127.0.0.1');
+    const x = conn('127.0.0.1');
+    const y = conn('127.0.0.2');
+    const px = await x.bind(0);
+    const py = await y.bind(0);
+    // One datagram at a time, so that each is a round of its own: the addon then hands JS the
+    // list it kept from the round before whenever the source is unchanged.
+    const order: [UdpConn, number][] = [[x, px], [x, px], [x, px], [y, py], [y, py], [x, px], [y, py], [x, px]];
+    for (const [i, [from]] of order.entries()) {
+      from.send(Buffer.from(`m${i}`), { address: '127.0.0.1', port: pb });
+      await until(() => cb.got.length === i + 1);
+    }
+    expect(cb.got.map((g) => [g.msg.toString(), g.from.address, g.from.port])).toEqual(
+      order.map(([from, port], i) => [`m${i}`, from === x ? '127.0.0.1' : '127.0.0.2', port]),
+    );
+    for (const g of cb.got) expect(g.from).toMatchObject({ localAddress: '127.0.0.1', localIfindex: 1 });
+  });
+
+  test('an endpoint a send changed (its sticky source forgotten) is not handed out again as received', async () => {
+    const { a, cb, pa, pb } = await boundPair('127.0.0.1', '127.0.0.1');
+    a.send(Buffer.from('one'), { address: '127.0.0.1', port: pb });
+    await until(() => cb.got.length === 1);
+    const first = cb.got[0].from;
+    // What UdpConn.send does to an endpoint whose local source went away.
+    first.localAddress = undefined;
+    first.localIfindex = undefined;
+    a.send(Buffer.from('two'), { address: '127.0.0.1', port: pb });
+    await until(() => cb.got.length === 2);
+    expect(cb.got[1].from).toEqual({ address: '127.0.0.1', port: pa, localAddress: '127.0.0.1', localIfindex: 1 });
+  });
+
   test('a reply to a received endpoint leaves from the address the datagram was sent to, not the kernel\'s choice', async () => {
     const { a, b, ca, cb, pa, pb } = await boundPair('127.0.0.1');
     a.send(Buffer.from('to .2'), { address: '127.0.0.2', port: pb });

@@ -39,7 +39,16 @@ typedef struct {
   uint8_t *arena;
   uint32_t *desc;
   size_t desc_cap; /* datagrams */
+  /* The source of the last round that had only one, whose endpoint list the reader keeps in
+   * KEEP_LAST_LIST: a round from that source again (at ping rates, every round) hands JS the
+   * same list instead of building its address strings anew. */
+  int have_last;
+  struct sockaddr_storage last_from;
+  local_src last_local;
 } udp_batch_state;
+
+/* The reader's keep slots: the arena, the descriptors, the last round's endpoint list. */
+#define KEEP_LAST_LIST 2
 
 static int gro_size_of(const struct msghdr *h) {
   for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
@@ -52,16 +61,18 @@ static int gro_size_of(const struct msghdr *h) {
   return 0;
 }
 
+static int same_source(const struct sockaddr_storage *a, const local_src *al, const struct sockaddr_storage *b, const local_src *bl) {
+  socklen_t n = b->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  return a->ss_family == b->ss_family && memcmp(a, b, n) == 0 && al->family == bl->family && al->ifindex == bl->ifindex &&
+         memcmp(al->addr, bl->addr, 16) == 0;
+}
+
 /* The index of (from, local) among the round's endpoints, adding it when new; -1 on failure. */
 static int endpoint_index(napi_env env, napi_value list, uint32_t *count, struct sockaddr_storage *seen_from,
                           local_src *seen_local, addr_text_cache *rc, addr_text_cache *lc, const struct sockaddr_storage *from,
                           const local_src *local, napi_value none) {
-  socklen_t n = from->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
   for (uint32_t e = 0; e < *count; e++) {
-    if (memcmp(&seen_from[e], from, n) == 0 && seen_local[e].family == local->family &&
-        seen_local[e].ifindex == local->ifindex && memcmp(seen_local[e].addr, local->addr, 16) == 0) {
-      return (int)e;
-    }
+    if (same_source(&seen_from[e], &seen_local[e], from, local)) return (int)e;
   }
   if (*count >= SLOTS) return -1;
   napi_value addr, port, laddr = none, lif = none;
@@ -112,17 +123,30 @@ static void udp_batch_drain(poll_reader *r, int status) {
       }
       break;
     }
-    napi_value endpoints, none, argv[2];
-    if (napi_create_array(env, &endpoints) != napi_ok || napi_get_undefined(env, &none) != napi_ok) return;
+    local_src locals[SLOTS];
+    int repeat = st->have_last;
+    for (int i = 0; i < n; i++) {
+      memset(&locals[i], 0, sizeof locals[i]);
+      udp_local_of(&st->msgs[i].msg_hdr, &locals[i]);
+      if (repeat && !same_source(&st->last_from, &st->last_local, &st->from[i], &locals[i])) repeat = 0;
+    }
+    napi_value endpoints = repeat ? poll_reader_keep_get(r, KEEP_LAST_LIST) : NULL;
+    napi_value none, argv[2];
+    if (endpoints == NULL) repeat = 0;
+    if (napi_get_undefined(env, &none) != napi_ok) return;
+    if (!repeat && napi_create_array(env, &endpoints) != napi_ok) return;
     struct sockaddr_storage seen_from[SLOTS];
     local_src seen_local[SLOTS];
     addr_text_cache rc = {0}, lc = {0};
     uint32_t nep = 0, count = 0;
+    if (repeat) {
+      /* Every datagram is from the kept list's only endpoint. */
+      memcpy(&seen_from[0], &st->last_from, sizeof st->last_from);
+      seen_local[0] = st->last_local;
+      nep = 1;
+    }
     for (int i = 0; i < n; i++) {
-      local_src src;
-      memset(&src, 0, sizeof src);
-      udp_local_of(&st->msgs[i].msg_hdr, &src);
-      int ep = endpoint_index(env, endpoints, &nep, seen_from, seen_local, &rc, &lc, &st->from[i], &src, none);
+      int ep = endpoint_index(env, endpoints, &nep, seen_from, seen_local, &rc, &lc, &st->from[i], &locals[i], none);
       if (ep < 0) continue;
       size_t total = st->msgs[i].msg_len, seg = (size_t)gro_size_of(&st->msgs[i].msg_hdr);
       if (seg == 0 || seg > total) seg = total;
@@ -133,6 +157,14 @@ static void udp_batch_drain(poll_reader *r, int status) {
         d[2] = (uint32_t)ep;
         count++;
         if (total == 0) break;
+      }
+    }
+    if (!repeat) {
+      /* Kept for the next round when this one had a single source; forgotten otherwise. */
+      st->have_last = nep == 1 && poll_reader_keep_set(r, KEEP_LAST_LIST, endpoints) == 0;
+      if (st->have_last) {
+        memcpy(&st->last_from, &seen_from[0], sizeof st->last_from);
+        st->last_local = seen_local[0];
       }
     }
     if (count > 0) {
@@ -181,6 +213,7 @@ static napi_value js_udp_start_reading_batch(napi_env env, napi_callback_info in
   st->arena = arena;
   st->desc = desc;
   st->desc_cap = desc_len / BATCH_DESC_WORDS;
+  st->have_last = 0;
   return poll_reader_start(env, fd, argv[3], "wgmpls:UdpReadBatch", udp_batch_drain, st, &argv[1], 2);
 }
 
