@@ -49,16 +49,6 @@ function uapiErrorOf(err: unknown, what: string): UapiError {
   return new UapiError(Number.isInteger(n) && n !== 0 ? Math.abs(n) : Errno.EIO, `${what}: ${message}`);
 }
 
-/** Do `eps` still say what the addon's flat list (address, port, local address, ifindex each) says? */
-function endpointsMatch(eps: readonly Endpoint[], flat: readonly (string | number | undefined)[]): boolean {
-  if (eps.length * 4 !== flat.length) return false;
-  for (let k = 0; k < eps.length; k++) {
-    const e = eps[k];
-    if (e.address !== flat[4 * k] || e.port !== flat[4 * k + 1] || e.localAddress !== flat[4 * k + 2] || e.localIfindex !== flat[4 * k + 3]) return false;
-  }
-  return true;
-}
-
 export class UdpConn {
   /** -1 when there is no socket of that family. */
   private fd4 = -1;
@@ -66,9 +56,6 @@ export class UdpConn {
   private readers: TunReadHandle[] = [];
   private sink: UdpSink | null = null;
   private onSourceGone: () => void = () => undefined;
-  /** The addon's endpoint list of the last round, and the endpoints made from it. */
-  private lastFlat: (string | number | undefined)[] | null = null;
-  private lastEndpoints: Endpoint[] = [];
   /** SO_MARK of every socket, the ones a later bind opens too (0 = none). */
   private mark = 0;
   private readonly addon: UdpAddon = loadUdpAddon();
@@ -166,16 +153,13 @@ export class UdpConn {
     const sink = this.sink;
     if (sink === null) return;
     const flat = args[1];
-    // The addon hands the same list again while rounds come from one source; its endpoints are
-    // reused as long as nobody changed them (send forgets a sticky source that went away).
-    let endpoints = this.lastEndpoints;
-    if (flat !== this.lastFlat || !endpointsMatch(endpoints, flat)) {
-      endpoints = [];
-      for (let i = 0; i + 3 < flat.length; i += 4) {
-        endpoints.push(endpoint(flat[i] as string, flat[i + 1] as number, flat[i + 2] as string | undefined, flat[i + 3] as number | undefined));
-      }
-      this.lastFlat = flat;
-      this.lastEndpoints = endpoints;
+    // New Endpoint objects each round, even when the addon hands the list of the round before
+    // again: the device may keep or change them (send forgets a sticky source that went away).
+    // Reusing them behind a check made that check's rare branch throw the compiled receive path
+    // away at go-live, for one small object a round.
+    const endpoints: Endpoint[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      endpoints.push(endpoint(flat[i] as string, flat[i + 1] as number, flat[i + 2] as string | undefined, flat[i + 3] as number | undefined));
     }
     sink.handleUdpBatch(arena, desc, args[0], endpoints);
   }
