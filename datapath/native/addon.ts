@@ -54,7 +54,10 @@ export function loadNativeAddon<T>(needed: readonly (keyof T & string)[]): T {
       throw new Error(`wgmpls: the native addon ${file} is missing; run \`npm run build\` in ${findPackageRoot()} first`);
     }
     try {
-      cached = require(file) as Record<string, unknown>;
+      // A copy: the module's own exports object, filled one property at a time by the addon, is
+      // in V8's dictionary mode, and every call through it (several a packet) would look its
+      // function up in a hash table instead of an inline cache.
+      cached = { ...(require(file) as Record<string, unknown>) };
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new Error(`wgmpls: cannot load the native addon ${file} (${why}); rebuild it with \`npm run build\``, {
