@@ -26,9 +26,9 @@ export const systemClock: Clock = {
  * armed for the deadline it was set for; if that deadline has since moved later it is armed
  * again for the rest when it goes off, and if the timer was deleted it does nothing. Only a
  * deadline moved earlier than the armed one re-arms at once. A setTimeout/clearTimeout pair
- * per packet cost more than the rest of a small packet's JavaScript, and node's bookkeeping for
- * it (one timer list per distinct delay, and the jittered delays are all distinct) kept
- * throwing away the compiled send path each time a list came or went.
+ * per packet was a visible share of a ping's CPU (perf: 4-5% of a datapath's samples), and
+ * node's bookkeeping for it (one timer list per distinct delay, and the jittered delays are all
+ * distinct) kept throwing away the compiled send path each time a list came or went.
  */
 export class Timer {
   private isPending = false;
