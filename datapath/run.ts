@@ -184,7 +184,7 @@ export async function startDatapath(opts: DatapathOptions): Promise<RunningDatap
  * hand labelled frames to each other by a function call (lsr/siblings.ts) instead of through a
  * socket between processes. All start or none: a device that cannot start stops those before it.
  */
-export async function startDatapaths(ifnames: string[], options: (ifname: string, first: boolean) => DatapathOptions): Promise<{ running: RunningDatapath[]; stop(): Promise<void> }> {
+export async function startDatapaths(ifnames: string[], options: (ifname: string, first: boolean) => DatapathOptions): Promise<{ stop(): Promise<void> }> {
   const running: RunningDatapath[] = [];
   const stopAll = async (): Promise<void> => {
     // Reverse order; a failing stop does not keep the others up.
@@ -200,5 +200,5 @@ export async function startDatapaths(ifnames: string[], options: (ifname: string
       throw new Error(ifnames.length > 1 ? `${ifname}: ${(err as Error).message}` : (err as Error).message);
     }
   }
-  return { running, stop: stopAll };
+  return { stop: stopAll };
 }

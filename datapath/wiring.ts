@@ -28,7 +28,7 @@ export interface WiringOptions {
  * A device that sends on `udp`, writes up `tun`, and receives from `udp`; with the TUN writer
  * it uses (refusals counted as the device's tun-write drops), for others writing up the TUN.
  */
-export function wireDevice(
+function wireDevice(
   tun: TunDevice,
   udp: UdpConn,
   opts: WiringOptions,

@@ -82,10 +82,6 @@ export function runsWorker(ref: DatapathRef, control: string): boolean {
   return argv.includes('worker') && argv.includes(control);
 }
 
-/**
- * Every worker process whose control socket lies in `dir` (the one of this plugin's state), by
- * its command line: also those no state names (a plugin killed while it was starting one).
- */
 /** The network and mount namespaces of a process ("net:[4026...] mnt:[4026...]"), null if unreadable. */
 function namespacesOf(pid: number | 'self'): string | null {
   try {
@@ -96,10 +92,12 @@ function namespacesOf(pid: number | 'self'): string | null {
 }
 
 /**
- * The worker processes whose control socket is in `dir`, among those in this process's network
- * and mount namespaces: several plugins with the same state path inside (managed plugins of
- * several dockerds on one machine, each in a namespace of its own, as test/swarm runs them) see
- * each other's processes with pid host, and must leave each other's workers alone.
+ * Every worker process whose control socket lies in `dir` (the one of this plugin's state), by
+ * its command line: also those no state names (a plugin killed while it was starting one).
+ * Only those in this process's network and mount namespaces: several plugins with the same
+ * state path inside (managed plugins of several dockerds on one machine, each in a namespace of
+ * its own, as test/swarm runs them) see each other's processes with pid host, and must leave
+ * each other's workers alone.
  */
 export function workersIn(dir: string): { ref: DatapathRef; control: string }[] {
   const out: { ref: DatapathRef; control: string }[] = [];
