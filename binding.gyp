@@ -18,6 +18,7 @@
         "datapath/conn/native/udp_common.c",
         "datapath/conn/native/udp_batch.c",
         "datapath/crypto/native/aead.c",
+        "datapath/crypto/native/aead_prim.c",
         "datapath/netlink/native/netlink.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],

@@ -6,6 +6,10 @@
  * packet, about 35 us per message here; an EVP context kept per key and re-armed with only the
  * nonce does the same in about 1 us. The @noble/ciphers reference checks it in the unit tests.
  *
+ * Two ways, the first preferred: OpenSSL's ChaCha20 and Poly1305 assembly composed as RFC 8439
+ * says (aead_prim.c: looked up and self-tested at load, about 0.25 us less per message), else
+ * EVP. aeadBackend switches between them for the tests.
+ *
  * A key is an external that owns two contexts (seal, open). destroy() frees them at once (OpenSSL
  * cleanses the key schedule), so expired session keys do not wait for the garbage collector.
  *
@@ -13,7 +17,6 @@
  * (type, label entry) are the AEAD's associated data. They are fed straight from the message
  * buffer (EVP AAD update with a NULL output), so binding them costs no allocation and no copy.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,10 +28,9 @@
 
 #include "../../native/module.h"
 #include "../../native/napi_util.h"
+#include "aead_prim.h"
 
 #define AEAD_KEY_MAGIC 0x7767616bu /* "wgak" */
-#define KEY_LEN 32
-#define TAG_LEN 16
 #define HEADER_LEN 16
 /* Header bytes bound as associated data in authenticated-label mode: type and lse24. */
 #define AD_LEN 4
@@ -37,116 +39,22 @@
 #define OPEN_FORGED -1
 #define OPEN_OTHER_AD -2
 
-/*
- * The primitives path. OpenSSL 3's EVP layer costs about 1.1 us per message here just to re-arm
- * a context with a nonce and read the tag back (provider dispatch, parameter arrays): more than
- * sealing 1420 bytes itself (0.75 us). The node binary also exports the two primitives its EVP
- * ChaCha20-Poly1305 is made of, with their assembly: ChaCha20_ctr32 and Poly1305_{Init,Update,
- * Final}. With them, the AEAD is RFC 8439 section 2.8 written out (one keystream block for the
- * Poly1305 key, the body from block 1, the tag over AD | pad | ciphertext | pad | lengths).
- * They are internal symbols, so they are looked up at load time and used only if all are there
- * and a self-test gives, for several lengths with and without AD, exactly what EVP gives;
- * otherwise (a node linked to a shared libcrypto, say) everything stays on EVP.
- */
-typedef void (*chacha20_ctr32_fn)(unsigned char *out, const unsigned char *inp, size_t len, const unsigned int key[8], const unsigned int counter[4]);
-typedef size_t (*poly1305_ctx_size_fn)(void);
-typedef void (*poly1305_init_fn)(void *ctx, const unsigned char key[32]);
-typedef void (*poly1305_update_fn)(void *ctx, const unsigned char *inp, size_t len);
-typedef void (*poly1305_final_fn)(void *ctx, unsigned char mac[16]);
-
-static struct {
-  chacha20_ctr32_fn chacha;
-  poly1305_ctx_size_fn poly_size;
-  poly1305_init_fn poly_init;
-  poly1305_update_fn poly_update;
-  poly1305_final_fn poly_final;
-  size_t ctx_size;
-  /* Found and self-tested: usable. */
-  int available;
-  /* In use (available, and not switched off by aeadBackend('evp')). */
-  int on;
-} prim;
-
 typedef struct {
   uint32_t magic;
   EVP_CIPHER_CTX *seal;
   EVP_CIPHER_CTX *open;
-  /* The key as ChaCha20 state words (little-endian), for the primitives path; cleansed on destroy. */
-  unsigned int words[8];
-  /* Poly1305 state, prim.ctx_size bytes (NULL when the primitives are not there). */
-  void *poly;
+  /* The same key for the primitives path (its state is NULL when they are not there). */
+  prim_key prim;
 } aead_key;
+
+/* The primitives seal and open (prim_available(), and not switched off by aeadBackend('evp')). */
+static int use_prim = 0;
 
 static void key_free_contexts(aead_key *k) {
   EVP_CIPHER_CTX_free(k->seal);
   EVP_CIPHER_CTX_free(k->open);
   k->seal = k->open = NULL;
-  OPENSSL_cleanse(k->words, sizeof k->words);
-  if (k->poly != NULL) {
-    OPENSSL_cleanse(k->poly, prim.ctx_size);
-    free(k->poly);
-    k->poly = NULL;
-  }
-}
-
-/* ChaCha20's state words are little-endian. */
-static unsigned int le32(const uint8_t *b) {
-  return (unsigned int)b[0] | (unsigned int)b[1] << 8 | (unsigned int)b[2] << 16 | (unsigned int)b[3] << 24;
-}
-
-static void key_words(unsigned int words[8], const uint8_t raw[KEY_LEN]) {
-  for (int i = 0; i < 8; i++) words[i] = le32(raw + 4 * i);
-}
-
-static void prim_nonce_counter(unsigned int ctr[4], const uint8_t nonce[12], unsigned int block) {
-  ctr[0] = block;
-  for (int i = 0; i < 3; i++) ctr[1 + i] = le32(nonce + 4 * i);
-}
-
-/* Poly1305 over ad | pad16 | ct | pad16 | le64(adlen) | le64(ctlen), keyed by block 0. */
-static void prim_tag(aead_key *k, const uint8_t nonce[12], const uint8_t *ad, size_t adlen, const uint8_t *ct, size_t ctlen,
-                     uint8_t tag[TAG_LEN]) {
-  static const uint8_t zeros[64] = {0};
-  uint8_t block0[64];
-  unsigned int ctr[4];
-  prim_nonce_counter(ctr, nonce, 0);
-  prim.chacha(block0, zeros, sizeof block0, k->words, ctr);
-  prim.poly_init(k->poly, block0);
-  OPENSSL_cleanse(block0, sizeof block0);
-  if (adlen > 0) {
-    prim.poly_update(k->poly, ad, adlen);
-    if (adlen % 16) prim.poly_update(k->poly, zeros, 16 - adlen % 16);
-  }
-  if (ctlen > 0) {
-    prim.poly_update(k->poly, ct, ctlen);
-    if (ctlen % 16) prim.poly_update(k->poly, zeros, 16 - ctlen % 16);
-  }
-  uint8_t lens[16];
-  for (int i = 0; i < 8; i++) {
-    lens[i] = (uint8_t)((uint64_t)adlen >> (8 * i));
-    lens[8 + i] = (uint8_t)((uint64_t)ctlen >> (8 * i));
-  }
-  prim.poly_update(k->poly, lens, sizeof lens);
-  prim.poly_final(k->poly, tag);
-}
-
-/* Seals len bytes at p in place (the body from keystream block 1), tag to `tag`. */
-static void prim_seal(aead_key *k, const uint8_t nonce[12], const uint8_t *ad, size_t adlen, uint8_t *p, size_t len, uint8_t tag[TAG_LEN]) {
-  unsigned int ctr[4];
-  prim_nonce_counter(ctr, nonce, 1);
-  if (len > 0) prim.chacha(p, p, len, k->words, ctr);
-  prim_tag(k, nonce, ad, adlen, p, len, tag);
-}
-
-/* Checks the tag first and decrypts only a genuine body (left as it was otherwise). */
-static int prim_open(aead_key *k, const uint8_t nonce[12], const uint8_t *ad, size_t adlen, uint8_t *p, size_t len, const uint8_t tag[TAG_LEN]) {
-  uint8_t want[TAG_LEN];
-  prim_tag(k, nonce, ad, adlen, p, len, want);
-  if (CRYPTO_memcmp(want, tag, TAG_LEN) != 0) return -1;
-  unsigned int ctr[4];
-  prim_nonce_counter(ctr, nonce, 1);
-  if (len > 0) prim.chacha(p, p, len, k->words, ctr);
-  return 0;
+  prim_key_free(&k->prim);
 }
 
 static void key_finalize(napi_env env, void *data, void *hint) {
@@ -196,15 +104,10 @@ static napi_value js_aead_key(napi_env env, napi_callback_info info) {
     return NULL;
   }
   k->magic = AEAD_KEY_MAGIC;
-  key_words(k->words, raw);
-  if (prim.available) {
-    k->poly = calloc(1, prim.ctx_size);
-    if (k->poly == NULL) {
-      OPENSSL_cleanse(k->words, sizeof k->words);
-      free(k);
-      throw_errno(env, ENOMEM, "aeadKey");
-      return NULL;
-    }
+  if (prim_key_init(&k->prim, raw) != 0) {
+    free(k);
+    throw_errno(env, ENOMEM, "aeadKey");
+    return NULL;
   }
   k->seal = EVP_CIPHER_CTX_new();
   k->open = EVP_CIPHER_CTX_new();
@@ -258,10 +161,10 @@ static int seal_into(aead_key *k, uint8_t *out, uint32_t type, uint32_t lse24, u
   uint8_t nonce[12];
   counter_nonce(nonce, lo, hi);
   uint8_t *p = out + HEADER_LEN;
-  if (prim.on && k->poly != NULL) {
+  if (use_prim && k->prim.poly != NULL) {
     if (plen > 0 && p != payload) memmove(p, payload, plen);
     memset(p + plen, 0, padding);
-    prim_seal(k, nonce, out, auth_header ? AD_LEN : 0, p, plen + padding, p + plen + padding);
+    prim_seal(&k->prim, nonce, out, auth_header ? AD_LEN : 0, p, plen + padding, p + plen + padding);
     return 0;
   }
   int n = 0;
@@ -393,8 +296,8 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
  * restore_body). */
 static int open_once(aead_key *k, const uint8_t nonce[12], uint8_t *msg, size_t mlen, int with_ad) {
   int clen = (int)(mlen - HEADER_LEN - TAG_LEN);
-  if (prim.on && k->poly != NULL) {
-    return prim_open(k, nonce, msg, with_ad ? AD_LEN : 0, msg + HEADER_LEN, (size_t)clen, msg + mlen - TAG_LEN) == 0 ? clen : OPEN_FORGED;
+  if (use_prim && k->prim.poly != NULL) {
+    return prim_open(&k->prim, nonce, msg, with_ad ? AD_LEN : 0, msg + HEADER_LEN, (size_t)clen, msg + mlen - TAG_LEN) == 0 ? clen : OPEN_FORGED;
   }
   int n = 0, m = 0, ad = 0;
   /* The tag is copied out first: in-place decryption must not be fed a tag it overwrote. */
@@ -417,7 +320,7 @@ static int restore_body(aead_key *k, const uint8_t nonce[12], uint8_t *msg, size
   int clen = (int)(mlen - HEADER_LEN - TAG_LEN);
   int n = 0;
   if (clen == 0) return 0;
-  if (prim.on && k->poly != NULL) return 0; /* prim_open never touches a body it refuses */
+  if (use_prim && k->prim.poly != NULL) return 0; /* prim_open never touches a body it refuses */
   if (EVP_DecryptInit_ex(k->open, NULL, NULL, NULL, nonce) != 1 ||
       EVP_DecryptUpdate(k->open, msg + HEADER_LEN, &n, msg + HEADER_LEN, clen) != 1 || n != clen) {
     return -1;
@@ -513,63 +416,6 @@ static napi_value js_open_batch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Seals and opens a few messages both ways (EVP and primitives) and compares every byte. */
-static int prim_self_test(void) {
-  uint8_t raw[KEY_LEN], nonce[12], ad[AD_LEN] = {5, 0x65, 0x41, 0x01};
-  for (int i = 0; i < KEY_LEN; i++) raw[i] = (uint8_t)(0x80 + i);
-  for (int i = 0; i < 12; i++) nonce[i] = (uint8_t)(i * 7 + 3);
-  aead_key k = {0};
-  int ok = 0;
-  k.poly = calloc(1, prim.ctx_size);
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  uint8_t *a = malloc(2048), *b = malloc(2048);
-  if (k.poly == NULL || ctx == NULL || a == NULL || b == NULL || EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, raw, NULL) != 1) goto out;
-  key_words(k.words, raw);
-  static const size_t lens[] = {0, 1, 15, 16, 63, 64, 65, 127, 1420, 1440};
-  for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
-    for (int with_ad = 0; with_ad < 2; with_ad++) {
-      size_t len = lens[li];
-      int n = 0, m = 0;
-      for (size_t i = 0; i < len; i++) a[i] = b[i] = (uint8_t)(i * 31 + li);
-      if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 || (with_ad && EVP_EncryptUpdate(ctx, NULL, &n, ad, AD_LEN) != 1) ||
-          (len > 0 && EVP_EncryptUpdate(ctx, a, &n, a, (int)len) != 1) || EVP_EncryptFinal_ex(ctx, a + n, &m) != 1 ||
-          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, a + len) != 1) {
-        goto out;
-      }
-      prim_seal(&k, nonce, ad, with_ad ? AD_LEN : 0, b, len, b + len);
-      if (memcmp(a, b, len + TAG_LEN) != 0) goto out;
-      if (prim_open(&k, nonce, ad, with_ad ? AD_LEN : 0, b, len, b + len) != 0) goto out;
-      for (size_t i = 0; i < len; i++) if (b[i] != (uint8_t)(i * 31 + li)) goto out;
-      b[len] ^= 1; /* a forged tag is refused and the body left alone */
-      if (len > 0) memcpy(a, b, len);
-      if (prim_open(&k, nonce, ad, with_ad ? AD_LEN : 0, b, len, b + len) == 0 || memcmp(a, b, len) != 0) goto out;
-    }
-  }
-  ok = 1;
-out:
-  EVP_CIPHER_CTX_free(ctx);
-  free(a);
-  free(b);
-  if (k.poly != NULL) {
-    OPENSSL_cleanse(k.poly, prim.ctx_size);
-    free(k.poly);
-  }
-  return ok;
-}
-
-static void prim_probe(void) {
-  prim.chacha = (chacha20_ctr32_fn)dlsym(RTLD_DEFAULT, "ChaCha20_ctr32");
-  prim.poly_size = (poly1305_ctx_size_fn)dlsym(RTLD_DEFAULT, "Poly1305_ctx_size");
-  prim.poly_init = (poly1305_init_fn)dlsym(RTLD_DEFAULT, "Poly1305_Init");
-  prim.poly_update = (poly1305_update_fn)dlsym(RTLD_DEFAULT, "Poly1305_Update");
-  prim.poly_final = (poly1305_final_fn)dlsym(RTLD_DEFAULT, "Poly1305_Final");
-  if (prim.chacha == NULL || prim.poly_size == NULL || prim.poly_init == NULL || prim.poly_update == NULL || prim.poly_final == NULL) return;
-  prim.ctx_size = prim.poly_size();
-  if (prim.ctx_size == 0 || prim.ctx_size > 4096) return;
-  prim.available = prim_self_test();
-  prim.on = prim.available;
-}
-
 /* aeadBackend(which?) -> 'primitives' | 'evp': the one in use; 'evp' or 'primitives' switches
  * (for the tests, which check both against an independent implementation). */
 static napi_value js_aead_backend(napi_env env, napi_callback_info info) {
@@ -580,20 +426,20 @@ static napi_value js_aead_backend(napi_env env, napi_callback_info info) {
     char which[16];
     if (arg_string(env, argv[0], "which", which, sizeof which) != 0) return NULL;
     if (strcmp(which, "evp") == 0) {
-      prim.on = 0;
+      use_prim = 0;
     } else if (strcmp(which, "primitives") == 0) {
-      if (!prim.available) {
+      if (!prim_available()) {
         napi_throw_error(env, "ENOTSUP", "OpenSSL's ChaCha20/Poly1305 primitives are not available in this node binary");
         return NULL;
       }
-      prim.on = 1;
+      use_prim = 1;
     } else {
       throw_type(env, "which must be 'evp' or 'primitives'");
       return NULL;
     }
   }
   napi_value result;
-  const char *name = prim.on ? "primitives" : "evp";
+  const char *name = use_prim ? "primitives" : "evp";
   if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &result) != napi_ok) return NULL;
   return result;
 }
@@ -602,7 +448,7 @@ int aead_register(napi_env env, napi_value exports) {
   static int probed = 0;
   if (!probed) {
     probed = 1;
-    prim_probe();
+    use_prim = prim_probe();
   }
   if (export_fn(env, exports, "aeadBackend", js_aead_backend) != 0) return -1;
   if (export_fn(env, exports, "aeadKey", js_aead_key) != 0 || export_fn(env, exports, "aeadDestroy", js_aead_destroy) != 0 ||
