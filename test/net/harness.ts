@@ -109,7 +109,8 @@ export interface Tunnel {
 /**
  * Starts `wgmpls datapath` or `wireguard-go -f` in a namespace and waits for its UAPI socket.
  * `wireguardGo` is the wireguard-go binary (default: the one on PATH, Debian's; the current
- * upstream one: bench/wireguardGo.ts).
+ * upstream one: bench/wireguardGo.ts). `nodeArgs` go to node before the CLI (wgmpls only; V8
+ * flags such as --trace-deopt, which NODE_OPTIONS refuses).
  */
 export async function startTunnel(
   ns: Netns,
@@ -119,12 +120,13 @@ export async function startTunnel(
   timeoutMs = 15_000,
   args: string[] = [],
   wireguardGo = 'wireguard-go',
+  nodeArgs: string[] = [],
 ): Promise<Tunnel> {
   const fullEnv = { ...process.env, ...env, WG_PROCESS_FOREGROUND: '1' };
   // Several names (space-separated, wgmpls only): one process hosting them all, as a router's
   // `wgmpls datapath X Y` does.
   const names = ifname.split(' ');
-  const proc = kind === 'wgmpls' ? ns.spawn('node', [CLI, 'datapath', ...names, ...args], fullEnv) : ns.spawn(wireguardGo, ['-f', ifname, ...args], fullEnv);
+  const proc = kind === 'wgmpls' ? ns.spawn('node', [...nodeArgs, CLI, 'datapath', ...names, ...args], fullEnv) : ns.spawn(wireguardGo, ['-f', ifname, ...args], fullEnv);
   const logs: string[] = [];
   proc.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
   proc.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
@@ -253,19 +255,19 @@ export interface Side {
   underlay: string;
 }
 
-/** `wireguardGo`: the binary of the wireguard-go side(s), as for startTunnel. */
+/** `wireguardGo`: the binary of the wireguard-go side(s), `nodeArgs` node's flags for wgmpls sides, as for startTunnel. */
 export async function pair(
   kindA: Tunnel['kind'],
   kindB: Tunnel['kind'],
-  opts: { envA?: NodeJS.ProcessEnv; envB?: NodeJS.ProcessEnv; argsA?: string[]; argsB?: string[]; mpls?: boolean; wireguardGo?: string } = {},
+  opts: { envA?: NodeJS.ProcessEnv; envB?: NodeJS.ProcessEnv; argsA?: string[]; argsB?: string[]; mpls?: boolean; wireguardGo?: string; nodeArgs?: string[] } = {},
 ): Promise<[Side, Side]> {
   const nsA = await Netns.create('a');
   const nsB = await Netns.create('b');
   await link(nsA, ['10.250.0.1/24'], nsB, ['10.250.0.2/24']);
   const ifA = `wga${uniq()}`;
   const ifB = `wgb${uniq()}`;
-  const tA = await startTunnel(nsA, kindA, ifA, opts.envA, undefined, opts.argsA, opts.wireguardGo);
-  const tB = await startTunnel(nsB, kindB, ifB, opts.envB, undefined, opts.argsB, opts.wireguardGo);
+  const tA = await startTunnel(nsA, kindA, ifA, opts.envA, undefined, opts.argsA, opts.wireguardGo, opts.nodeArgs);
+  const tB = await startTunnel(nsB, kindB, ifB, opts.envB, undefined, opts.argsB, opts.wireguardGo, opts.nodeArgs);
   const kA = await genKeys();
   const kB = await genKeys();
   const sides: [Side, Side] = [
