@@ -7,8 +7,9 @@
 //
 // Each link has its own veth underlay and port; t runs both interfaces in one datapath process
 // (`wgmpls datapath X Y`), which hands frames between them by a function call. Labels are
-// switched by the datapaths (--lsr userspace), whatever the kernel offers, so the row measures wgmpls and not the kernel's MPLS. The tables
-// under /run/wgmpls/lsr go with the namespaces (the next datapath's start removes them).
+// switched by the datapaths (--lsr userspace), whatever the kernel offers, so the row measures
+// wgmpls and not the kernel's MPLS. The tables under /run/wgmpls/lsr go with the namespaces (the
+// next datapath's start removes them).
 import { Ns, joinByVeth } from './netns';
 import { must } from './processes';
 import { CLI, Daemon, Endpoints, Implementation, configureLink, startDaemon, stopDaemon } from './tunnels';
